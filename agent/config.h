@@ -1,0 +1,123 @@
+// vipd.toml: the configuration model (DESIGN.md §3) and its parser/validator.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vrrp/advertisement.h"
+#include "vrrp/ip_address.h"
+
+namespace vipd::config {
+
+using Millis = std::chrono::milliseconds;
+
+/// Where a value came from, for FILE:LINE:COL messages.
+struct SourcePos {
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
+struct Diagnostic {
+  enum class Severity : std::uint8_t { Error, Warning } severity = Severity::Error;
+  SourcePos pos;
+  std::string message;
+  /// "FILE:LINE:COL: error: MESSAGE" (or "warning:").
+  [[nodiscard]] std::string format() const;
+};
+
+struct Agent {
+  std::string node_name;                     // default: hostname
+  std::string api_listen = "127.0.0.1:9555"; // "" disables the listener
+  std::string log_level = "info";            // trace|debug|info|warn|error
+};
+
+struct Garp {
+  int repeat = 5;                       // frames per burst (each burst sends request + reply form)
+  Millis interval{10};                  // between frames of a burst
+  Millis second_burst_after{5000};      // 0 = no second burst
+  Millis refresh{0};                    // 0 = no periodic refresh
+};
+
+struct Track {
+  std::string check;
+  int weight = 0;
+  SourcePos pos;
+};
+
+struct Instance {
+  std::string name;
+  std::string interface;
+  std::uint8_t vrid = 0;
+  std::uint8_t priority = 100;
+  std::uint8_t version = 3;
+  Millis advert_interval{1000};
+  int group_size = 0;
+  bool preempt = true;
+  Millis preempt_delay{0};
+  bool fast_preempt = true;  // extension, DESIGN.md §4
+  std::vector<vrrp::IpPrefix> vips;
+  std::vector<vrrp::IpAddress> unicast_peers;
+  std::optional<vrrp::IpAddress> unicast_src;
+  vrrp::ChecksumMode checksum = vrrp::ChecksumMode::Rfc9568;
+  std::string auth_pass;  // v2 only, up to 8 bytes
+  Garp garp;
+  std::vector<Track> track;
+  std::vector<std::string> notify;  // argv
+  SourcePos pos;
+};
+
+enum class CheckType : std::uint8_t { Http, Pid, Tcp, Exec, File, Link };
+
+struct Check {
+  std::string name;
+  CheckType type = CheckType::Http;
+  Millis interval{1000};
+  Millis timeout{1000};
+  int rise = 1;
+  int fall = 1;
+  // http
+  std::string url;
+  std::vector<int> expect_status{200};
+  std::string expect_body;
+  bool tls_verify = true;
+  // pid
+  std::string pidfile;
+  // tcp
+  std::string address;  // host:port
+  // exec
+  std::vector<std::string> command;
+  // file
+  std::string path;
+  // link
+  std::string interface;
+  SourcePos pos;
+};
+
+struct Config {
+  std::string path;
+  Agent agent;
+  std::vector<Instance> instances;
+  std::vector<Check> checks;
+};
+
+struct LoadResult {
+  std::optional<Config> config;          // set when there are no errors (warnings allowed)
+  std::vector<Diagnostic> diagnostics;   // every problem found, errors and warnings
+  [[nodiscard]] bool ok() const { return config.has_value(); }
+};
+
+/// Parses and validates a file. Reports every problem (not only the first) with its position.
+LoadResult load_file(const std::filesystem::path& path);
+/// Same, from text (for tests); `name` is used as FILE in diagnostics.
+LoadResult load_string(std::string_view text, std::string_view name);
+
+/// Parses "10ms", "1.5s", "2m", "250us" into milliseconds (rounded down to whole ms is an error
+/// if it loses precision below 1 ms). nullopt when malformed.
+std::optional<Millis> parse_duration(std::string_view text);
+
+}  // namespace vipd::config

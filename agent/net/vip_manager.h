@@ -1,0 +1,39 @@
+// The VIP manager: idempotent add/remove of addresses on an interface through libnl-3 route.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vrrp/ip_address.h"
+
+namespace vipd::net {
+
+struct VipOpResult {
+  vrrp::IpPrefix vip;
+  bool ok = false;
+  bool changed = false;  // false when it was already in the wanted state (idempotent no-op)
+  std::string error;     // actionable text when !ok, e.g. "needs CAP_NET_ADMIN"
+};
+
+class VipManager {
+ public:
+  VipManager();  // opens one NETLINK_ROUTE socket; throws std::runtime_error on failure
+  ~VipManager();
+  VipManager(const VipManager&) = delete;
+  VipManager& operator=(const VipManager&) = delete;
+
+  /// Adds every VIP (already present counts as success, changed=false). All requests are sent
+  /// in one batch and the ACKs collected afterwards, so 1,000 VIPs cost one round of syscalls,
+  /// not 1,000 round trips.
+  std::vector<VipOpResult> add(int ifindex, std::span<const vrrp::IpPrefix> vips);
+  /// Removes every VIP (absent counts as success, changed=false). Batched like add().
+  std::vector<VipOpResult> remove(int ifindex, std::span<const vrrp::IpPrefix> vips);
+  /// Which of `vips` are on the interface now (exact address and prefix length match).
+  std::vector<bool> present(int ifindex, std::span<const vrrp::IpPrefix> vips);
+
+ private:
+  struct nl_sock* sock_ = nullptr;
+};
+
+}  // namespace vipd::net

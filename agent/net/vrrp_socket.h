@@ -1,0 +1,53 @@
+// The advert channel: a raw IP protocol-112 socket bound to one interface (RFC 9568 §5.1).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vrrp/ip_address.h"
+
+namespace vipd::net {
+
+struct ReceivedPacket {
+  vrrp::IpAddress source;
+  vrrp::IpAddress destination;
+  int ttl = 0;  // IPv4 TTL of the packet as received
+  int ifindex = 0;
+  std::vector<std::uint8_t> payload;  // the VRRP message (the IP header stripped)
+};
+
+/// One raw socket per interface (shared by all instances on it). Multicast mode joins
+/// 224.0.0.18 on the interface; sends go out with TTL 255 and TOS 0xc0 (internetwork control).
+/// Unicast mode sends to each peer and receives from anyone; the agent filters on the peer list.
+/// IP_MULTICAST_LOOP is off, so the node does not hear its own multicast adverts.
+class VrrpSocket {
+ public:
+  /// Throws std::system_error with an actionable message (e.g. "needs CAP_NET_RAW") on failure.
+  VrrpSocket(const std::string& interface, int ifindex, vrrp::IpAddress source);
+  ~VrrpSocket();
+  VrrpSocket(const VrrpSocket&) = delete;
+  VrrpSocket& operator=(const VrrpSocket&) = delete;
+
+  [[nodiscard]] int fd() const { return fd_; }
+
+  /// Sends `payload` (a VRRP message) to `destination` (224.0.0.18 or a unicast peer) with TTL
+  /// 255 from `source`. Returns 0 or an errno value.
+  int send(std::span<const std::uint8_t> payload, const vrrp::IpAddress& destination);
+
+  /// Reads one packet without blocking; nullopt when nothing is queued (EAGAIN). Malformed IP
+  /// headers come back with an empty payload so the caller can count them as "short".
+  std::optional<ReceivedPacket> receive();
+
+  /// Changes the source address used for sending (the interface's primary changed).
+  void set_source(vrrp::IpAddress source) { source_ = source; }
+
+ private:
+  int fd_ = -1;
+  int ifindex_ = 0;
+  vrrp::IpAddress source_;
+};
+
+}  // namespace vipd::net

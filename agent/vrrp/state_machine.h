@@ -1,0 +1,178 @@
+// The pure VRRP state machine (RFC 9568 §6.4): handle(event, now) → actions. No sockets, clocks,
+// timers or logging inside; the agent executes the actions it returns.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "vrrp/advertisement.h"
+#include "vrrp/ip_address.h"
+#include "vrrp/timers.h"
+
+namespace vipd::vrrp {
+
+enum class State : std::uint8_t { Init, Backup, Master, Fault };
+/// "INIT", "BACKUP", "MASTER", "FAULT" (the /status contract and the metric label values).
+std::string_view to_string(State state);
+
+/// Why a transition happened: a short enum for metric labels (stable names via to_string).
+/// The sentence that explains it travels beside it in action::StateChanged::explanation.
+enum class Reason : std::uint8_t {
+  Startup,         // Initialize → Backup, or owner → Master at start-up
+  MasterDown,      // Master_Down_Timer expired
+  PriorityZero,    // the master resigned (priority-0 advert) and our Skew_Time ran out
+  HigherPriority,  // a Master heard a better advert and stepped down
+  Preempt,         // a Backup took over from a lower-priority master
+  Fault,           // a weight-0 check failed
+  LinkDown,        // the interface lost its link or vanished
+  FaultCleared,    // fault gone: back to Backup (or Master for the owner)
+  Shutdown,        // the agent is stopping
+  Drain,           // planned handover requested by an operator
+};
+/// "startup", "master_down", "priority_zero", "higher_priority", "preempt", "fault",
+/// "link_down", "fault_cleared", "shutdown", "drain".
+std::string_view to_string(Reason reason);
+
+/// Everything the state machine needs to know about its instance. Validated by the config layer.
+struct InstanceParams {
+  std::uint8_t vrid = 1;
+  std::uint8_t version = 3;          // 3 or 2
+  std::uint8_t priority = 100;       // base priority, 1..255 (255 = address owner)
+  Centiseconds advert_interval{100}; // our Advertisement_Interval
+  bool preempt = true;
+  /// Vendor extension (keepalived preempt_delay): after start-up, a Backup does not preempt a
+  /// lower-priority master until this much time has passed.
+  Duration preempt_delay{0};
+  /// DESIGN.md §4 fast preempt: a preempting Backup that hears a lower-priority advert sets
+  /// Master_Down_Timer = min(remaining, Skew_Time) instead of waiting the whole interval.
+  bool fast_preempt = true;
+  /// Members of this VRID if known; 2 enables the two-node fast takeover (DESIGN.md §4).
+  int group_size = 0;
+  /// Our primary address on the interface: the tie-break compares it with the sender's.
+  IpAddress primary_address;
+  /// The configured VIPs (addresses only); used to check the received address list.
+  std::vector<IpAddress> vips;
+};
+
+namespace event {
+struct Startup {};
+struct Shutdown {};
+/// A validated advert for our VRID. `source` is the IP source address of the packet.
+struct AdvertReceived {
+  Advertisement advert;
+  IpAddress source;
+};
+struct MasterDownTimerExpired {};
+struct AdverTimerExpired {};
+/// The effective priority changed (check weighting). Never a restart (STYLE.md rule 5).
+struct PriorityChanged {
+  std::uint8_t effective = 100;
+};
+/// A weight-0 check failed or the link went down. `explanation` e.g. "check nginx-pid failed".
+struct FaultRaised {
+  Reason reason = Reason::Fault;  // Fault or LinkDown
+  std::string explanation;
+};
+struct FaultCleared {
+  std::string explanation;
+};
+}  // namespace event
+
+using Event = std::variant<event::Startup, event::Shutdown, event::AdvertReceived,
+                           event::MasterDownTimerExpired, event::AdverTimerExpired,
+                           event::PriorityChanged, event::FaultRaised, event::FaultCleared>;
+
+enum class Timer : std::uint8_t { MasterDown, Adver };
+
+namespace action {
+/// Send an advert now with this priority (0 = resign) and our advert interval.
+struct SendAdvert {
+  std::uint8_t priority = 0;
+};
+/// (Re)arm a one-shot timer to fire at `deadline`; replaces any earlier deadline of that timer.
+struct ArmTimer {
+  Timer timer = Timer::MasterDown;
+  TimePoint deadline{};
+};
+struct CancelTimer {
+  Timer timer = Timer::MasterDown;
+};
+/// Install the VIPs on the interface (idempotent).
+struct AcquireVips {};
+/// Remove the VIPs from the interface (idempotent).
+struct ReleaseVips {};
+/// Announce the VIPs (gratuitous ARP / unsolicited NA burst, and the second burst later).
+/// `reason` says why: becoming master, or a healed split brain (a lower-priority advert heard).
+struct Announce {
+  enum class Why : std::uint8_t { BecameMaster, LowerPriorityHeard } why = Why::BecameMaster;
+};
+struct StateChanged {
+  State from = State::Init;
+  State to = State::Init;
+  Reason reason = Reason::Startup;
+  std::string explanation;  // e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
+};
+/// Something an operator should see in the log, rate-limited by the agent: interval adopted,
+/// address-list mismatch, another owner on the link, two masters seen by a two-node group...
+struct Notice {
+  enum class Level : std::uint8_t { Info, Warning } level = Level::Info;
+  std::string key;  // stable identifier for rate limiting and counting, e.g. "interval_adopted"
+  std::string message;
+};
+}  // namespace action
+
+using Action = std::variant<action::SendAdvert, action::ArmTimer, action::CancelTimer,
+                            action::AcquireVips, action::ReleaseVips, action::Announce,
+                            action::StateChanged, action::Notice>;
+using Actions = std::vector<Action>;
+
+/// What the current master looks like from here (for /status and logs).
+struct MasterView {
+  std::optional<IpAddress> address;  // empty: not known yet; ours when we are master
+  std::uint8_t priority = 0;
+  std::optional<TimePoint> last_seen;  // when its last advert arrived
+};
+
+/// One VRRP router for one VRID. Not thread-safe; owned by the event loop.
+class StateMachine {
+ public:
+  explicit StateMachine(InstanceParams params);
+
+  /// Feeds one event; returns the actions to execute, in order.
+  Actions handle(const Event& event, TimePoint now);
+
+  [[nodiscard]] State state() const { return state_; }
+  [[nodiscard]] const InstanceParams& params() const { return params_; }
+  /// The priority we advertise: base for the owner, else the weighted effective priority.
+  [[nodiscard]] std::uint8_t effective_priority() const { return effective_priority_; }
+  /// Master_Adver_Interval: ours when master, learnt from the master's adverts when backup (v3).
+  [[nodiscard]] Centiseconds master_adver_interval() const { return master_adver_interval_; }
+  [[nodiscard]] Duration skew_time() const;
+  [[nodiscard]] Duration master_down_interval() const;
+  [[nodiscard]] const MasterView& master() const { return master_; }
+  /// When the state last changed, its reason and its explanation.
+  [[nodiscard]] TimePoint since() const { return since_; }
+  [[nodiscard]] Reason last_reason() const { return last_reason_; }
+  [[nodiscard]] const std::string& last_explanation() const { return last_explanation_; }
+  [[nodiscard]] bool in_fault() const { return fault_.has_value(); }
+
+ private:
+  // Implementation details live in state_machine.cpp; add private members as needed.
+  InstanceParams params_;
+  State state_ = State::Init;
+  std::uint8_t effective_priority_;
+  Centiseconds master_adver_interval_;
+  MasterView master_;
+  TimePoint since_{};
+  TimePoint started_at_{};
+  Reason last_reason_ = Reason::Startup;
+  std::string last_explanation_;
+  std::optional<event::FaultRaised> fault_;
+  std::optional<TimePoint> master_down_deadline_;
+};
+
+}  // namespace vipd::vrrp

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command (README): installs what is missing, builds with ASan+UBSan, runs every test.
+# Tests that need root and network namespaces report "skipped" with the reason when they cannot run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ]; then tools/install-deps.sh; fi
+BUILD=${BUILD:-build}
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIPD_SANITIZE=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+ctest --test-dir "$BUILD" --output-on-failure "$@"
