@@ -31,16 +31,16 @@ struct Diagnostic {
 };
 
 struct Agent {
-  std::string node_name;                     // default: hostname
-  std::string api_listen = "127.0.0.1:9555"; // "" disables the listener
-  std::string log_level = "info";            // trace|debug|info|warn|error
+  std::string node_name;                      // default: hostname
+  std::string api_listen = "127.0.0.1:9555";  // "" disables the listener
+  std::string log_level = "info";             // trace|debug|info|warn|error
 };
 
 struct Garp {
-  int repeat = 5;                       // frames per burst (each burst sends request + reply form)
-  Millis interval{10};                  // between frames of a burst
-  Millis second_burst_after{5000};      // 0 = no second burst
-  Millis refresh{0};                    // 0 = no periodic refresh
+  int repeat = 5;                   // frames per burst (each burst sends request + reply form)
+  Millis interval{10};              // between frames of a burst
+  Millis second_burst_after{5000};  // 0 = no second burst
+  Millis refresh{0};                // 0 = no periodic refresh
 };
 
 struct Track {
@@ -106,8 +106,8 @@ struct Config {
 };
 
 struct LoadResult {
-  std::optional<Config> config;          // set when there are no errors (warnings allowed)
-  std::vector<Diagnostic> diagnostics;   // every problem found, errors and warnings
+  std::optional<Config> config;         // set when there are no errors (warnings allowed)
+  std::vector<Diagnostic> diagnostics;  // every problem found, errors and warnings
   [[nodiscard]] bool ok() const { return config.has_value(); }
 };
 

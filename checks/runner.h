@@ -16,13 +16,13 @@ namespace vipd::checks {
 struct CheckUpdate {
   std::string check;
   config::CheckType type = config::CheckType::Http;
-  bool up = false;            // tracked state after rise/fall (starts false until `rise` OKs)
-  bool changed = false;       // `up` flipped with this result
-  bool last_ok = false;       // the raw result of this run
-  int consecutive = 0;        // consecutive results equal to last_ok
-  int value = 0;              // file checks: the number in the file (priority delta); else 0
+  bool up = false;       // tracked state after rise/fall (starts false until `rise` OKs)
+  bool changed = false;  // `up` flipped with this result
+  bool last_ok = false;  // the raw result of this run
+  int consecutive = 0;   // consecutive results equal to last_ok
+  int value = 0;         // file checks: the number in the file (priority delta); else 0
   std::chrono::duration<double> duration{};  // how long the probe took
-  std::optional<std::string> error;           // why the last run failed; nullopt when it passed
+  std::optional<std::string> error;          // why the last run failed; nullopt when it passed
 };
 
 /// Runs the checks on threads of its own; never blocks the caller. `post` is called from those

@@ -1,4 +1,5 @@
-// VRRP advertisement: the host-order value type and the pure packet codec (RFC 9568 §5, RFC 3768 §5).
+// VRRP advertisement: the host-order value type and the pure packet codec (RFC 9568 §5, RFC 3768
+// §5).
 #pragma once
 
 #include <array>

@@ -8,10 +8,9 @@
 namespace vipd::vrrp {
 
 IpAddress IpAddress::v4(std::uint32_t host_order) {
-  return v4(std::array<std::uint8_t, 4>{static_cast<std::uint8_t>(host_order >> 24),
-                                        static_cast<std::uint8_t>(host_order >> 16),
-                                        static_cast<std::uint8_t>(host_order >> 8),
-                                        static_cast<std::uint8_t>(host_order)});
+  return v4(std::array<std::uint8_t, 4>{
+      static_cast<std::uint8_t>(host_order >> 24), static_cast<std::uint8_t>(host_order >> 16),
+      static_cast<std::uint8_t>(host_order >> 8), static_cast<std::uint8_t>(host_order)});
 }
 
 IpAddress IpAddress::v4(std::array<std::uint8_t, 4> network_order) {
@@ -78,6 +77,8 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
   return IpPrefix{*addr, static_cast<std::uint8_t>(len)};
 }
 
-std::string IpPrefix::to_string() const { return address.to_string() + "/" + std::to_string(length); }
+std::string IpPrefix::to_string() const {
+  return address.to_string() + "/" + std::to_string(length);
+}
 
 }  // namespace vipd::vrrp

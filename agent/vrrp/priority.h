@@ -25,8 +25,8 @@ struct Contribution {
 };
 
 struct Weighted {
-  std::uint8_t effective = 100;        // clamped to 1..254; the owner (255) is never weighted
-  std::optional<std::string> fault;    // name of the first weight-0 check that is down
+  std::uint8_t effective = 100;      // clamped to 1..254; the owner (255) is never weighted
+  std::optional<std::string> fault;  // name of the first weight-0 check that is down
   std::vector<Contribution> contributions;
 };
 

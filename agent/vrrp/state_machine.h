@@ -40,9 +40,9 @@ std::string_view to_string(Reason reason);
 /// Everything the state machine needs to know about its instance. Validated by the config layer.
 struct InstanceParams {
   std::uint8_t vrid = 1;
-  std::uint8_t version = 3;          // 3 or 2
-  std::uint8_t priority = 100;       // base priority, 1..255 (255 = address owner)
-  Centiseconds advert_interval{100}; // our Advertisement_Interval
+  std::uint8_t version = 3;           // 3 or 2
+  std::uint8_t priority = 100;        // base priority, 1..255 (255 = address owner)
+  Centiseconds advert_interval{100};  // our Advertisement_Interval
   bool preempt = true;
   /// Vendor extension (keepalived preempt_delay): after start-up, a Backup does not preempt a
   /// lower-priority master until this much time has passed.
@@ -114,7 +114,8 @@ struct StateChanged {
   State from = State::Init;
   State to = State::Init;
   Reason reason = Reason::Startup;
-  std::string explanation;  // e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
+  std::string
+      explanation;  // e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
 };
 /// Something an operator should see in the log, rate-limited by the agent: interval adopted,
 /// address-list mismatch, another owner on the link, two masters seen by a two-node group...
@@ -125,9 +126,9 @@ struct Notice {
 };
 }  // namespace action
 
-using Action = std::variant<action::SendAdvert, action::ArmTimer, action::CancelTimer,
-                            action::AcquireVips, action::ReleaseVips, action::Announce,
-                            action::StateChanged, action::Notice>;
+using Action =
+    std::variant<action::SendAdvert, action::ArmTimer, action::CancelTimer, action::AcquireVips,
+                 action::ReleaseVips, action::Announce, action::StateChanged, action::Notice>;
 using Actions = std::vector<Action>;
 
 /// What the current master looks like from here (for /status and logs).

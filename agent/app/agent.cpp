@@ -1,0 +1,413 @@
+// Agent: wiring of loop, links, instances, netlink events, checks, signals and reload.
+#include "app/agent.h"
+
+#include <linux/capability.h>
+
+#include <algorithm>
+#include <csignal>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "net/interface.h"
+
+namespace vipd::app {
+namespace {
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool same_checks(const std::vector<config::Check>& a, const std::vector<config::Check>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto& x = a[i];
+    const auto& y = b[i];
+    if (x.name != y.name || x.type != y.type || x.interval != y.interval ||
+        x.timeout != y.timeout || x.rise != y.rise || x.fall != y.fall || x.url != y.url ||
+        x.expect_status != y.expect_status || x.expect_body != y.expect_body ||
+        x.tls_verify != y.tls_verify || x.pidfile != y.pidfile || x.address != y.address ||
+        x.command != y.command || x.path != y.path || x.interface != y.interface)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Agent::Agent(config::Config config, std::string version)
+    : config_(std::move(config)),
+      version_(std::move(version)),
+      loop_({SIGTERM, SIGINT, SIGHUP}),
+      metrics_(version_) {}
+
+Agent::~Agent() {
+  if (api_) api_->stop();
+  if (runner_) runner_->stop();
+  instances_.clear();
+  for (auto& [name, link] : links_)
+    if (link->socket) loop_.remove_fd(link->socket->fd());
+}
+
+Link* Agent::open_link(const std::string& name, std::vector<std::string>& errors) {
+  if (auto it = links_.find(name); it != links_.end()) return it->second.get();
+  std::string error;
+  std::vector<vrrp::IpAddress> exclude;
+  for (const auto& inst : config_.instances)
+    for (const auto& v : inst.vips) exclude.push_back(v.address);
+  auto info = net::lookup_interface(name, error, exclude);
+  if (!info) {
+    errors.push_back(error);
+    return nullptr;
+  }
+  auto link = std::make_unique<Link>();
+  link->name = name;
+  link->ifindex = info->index;
+  link->mac = info->mac;
+  link->primary_v4 = info->primary_v4;
+  link->usable = info->usable();
+  try {
+    link->socket = std::make_unique<net::VrrpSocket>(name, info->index,
+                                                     info->primary_v4.value_or(vrrp::IpAddress{}));
+    link->garp = std::make_unique<net::GarpSender>(info->index, info->mac);
+  } catch (const std::exception& e) {
+    errors.push_back(std::string("interface ") + name + ": " + e.what());
+    return nullptr;
+  }
+  Link* raw = link.get();
+  loop_.add_fd(raw->socket->fd(), [this, raw] { on_readable(*raw); });
+  links_[name] = std::move(link);
+  return raw;
+}
+
+std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
+                                               std::vector<std::string>& errors) {
+  Link* link = open_link(cfg.interface, errors);
+  if (!link) return nullptr;
+  if (!link->primary_v4 && !cfg.unicast_src) {
+    errors.push_back("instance " + cfg.name + ": interface " + cfg.interface +
+                     " has no IPv4 address, and VRRP adverts need one as their source: add one "
+                     "(ip addr add ADDR/LEN dev " +
+                     cfg.interface + ") or set unicast_src");
+    return nullptr;
+  }
+  for (const auto& vip : cfg.vips) {
+    if (link->primary_v4 && vip.address == *link->primary_v4) {
+      errors.push_back("instance " + cfg.name + ": VIP " + vip.to_string() +
+                       " is this node's own address on " + cfg.interface +
+                       "; a VIP must be an address that no node owns permanently");
+      return nullptr;
+    }
+  }
+  auto inst = std::make_unique<Instance>(cfg, *link, loop_, *vip_manager_, stats_);
+  inst->on_failover = [this](const std::string& name, double secs) {
+    metrics_.observe_failover(name, secs);
+  };
+  return inst;
+}
+
+bool Agent::prepare() {
+  std::vector<std::string> errors;
+  if (!net::has_capability(CAP_NET_RAW))
+    errors.emplace_back(
+        "missing capability CAP_NET_RAW: vipd needs it for the VRRP raw socket and gratuitous "
+        "ARP. Run as root, or grant it: systemd AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW; "
+        "docker/podman cap_add: [NET_ADMIN, NET_RAW]; or setcap cap_net_admin,cap_net_raw+ep vipd");
+  if (!net::has_capability(CAP_NET_ADMIN))
+    errors.emplace_back(
+        "missing capability CAP_NET_ADMIN: vipd needs it to add and remove the VIPs. Run as root, "
+        "or grant it: systemd AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW; docker/podman "
+        "cap_add: [NET_ADMIN, NET_RAW]; or setcap cap_net_admin,cap_net_raw+ep vipd");
+  if (!errors.empty()) {
+    for (const auto& e : errors) spdlog::error("{}", e);
+    return false;
+  }
+  try {
+    vip_manager_ = std::make_unique<net::VipManager>();
+    watcher_ = std::make_unique<net::NetlinkWatcher>(net::NetlinkWatcher::Handlers{
+        [this](const net::LinkEvent& e) { on_link_event(e); },
+        [this](const net::AddressEvent& e) { on_address_event(e); }, [this] { on_resync(); }});
+  } catch (const std::exception& e) {
+    spdlog::error("netlink: {}", e.what());
+    return false;
+  }
+  for (const auto& cfg : config_.instances) {
+    if (auto inst = make_instance(cfg, errors)) instances_.push_back(std::move(inst));
+  }
+  for (const auto& e : errors) spdlog::error("{}", e);
+  return errors.empty();
+}
+
+void Agent::on_readable(Link& link) {
+  // Read everything queued; demultiplex by VRID (RFC 9568 §7.1: VRID must be configured on the
+  // receiving interface).
+  for (int i = 0; i < 256; ++i) {
+    auto packet = link.socket->receive();
+    if (!packet) break;
+    if (packet->payload.size() < 8) {
+      stats_.drop(vrrp::DropReason::Short);
+      continue;
+    }
+    // Our own adverts (unicast mode, or a looped copy) are not news.
+    if (link.primary_v4 && packet->source == *link.primary_v4) continue;
+    bool own = false;
+    for (const auto& inst : instances_)
+      if (&inst->link() == &link && inst->config().unicast_src &&
+          *inst->config().unicast_src == packet->source)
+        own = true;
+    if (own) continue;
+    const std::uint8_t vrid = packet->payload[1];
+    Instance* target = nullptr;
+    for (const auto& inst : instances_)
+      if (&inst->link() == &link && inst->config().vrid == vrid) target = inst.get();
+    if (!target) {
+      stats_.drop(vrrp::DropReason::UnknownVrid);
+      continue;
+    }
+    target->receive(*packet);
+  }
+}
+
+void Agent::on_link_event(const net::LinkEvent& event) {
+  for (auto& [name, link] : links_) {
+    if (link->ifindex != event.ifindex && name != event.name) continue;
+    if (link->ifindex != event.ifindex && event.exists) {
+      // The interface came back under a new index: rebuild the socket and the GARP sender.
+      std::string error;
+      auto info = net::lookup_interface(name, error);
+      if (!info) continue;
+      if (link->socket) loop_.remove_fd(link->socket->fd());
+      try {
+        link->ifindex = info->index;
+        link->mac = info->mac;
+        link->primary_v4 = info->primary_v4;
+        link->socket = std::make_unique<net::VrrpSocket>(
+            name, info->index, info->primary_v4.value_or(vrrp::IpAddress{}));
+        link->garp = std::make_unique<net::GarpSender>(info->index, info->mac);
+        Link* raw = link.get();
+        loop_.add_fd(raw->socket->fd(), [this, raw] { on_readable(*raw); });
+        spdlog::info("interface {} is back (index {})", name, info->index);
+      } catch (const std::exception& e) {
+        spdlog::error("interface {} is back but cannot be used: {}", name, e.what());
+        link->socket.reset();
+        continue;
+      }
+    } else if (link->ifindex != event.ifindex) {
+      continue;
+    }
+    const bool usable = event.usable();
+    if (usable == link->usable) continue;
+    link->usable = usable;
+    const std::string why = !event.exists     ? "interface " + name + " vanished"
+                            : !event.admin_up ? "interface " + name + " is administratively down"
+                            : !event.carrier  ? "interface " + name + " lost its carrier"
+                                              : "interface " + name + " is up";
+    spdlog::log(usable ? spdlog::level::info : spdlog::level::warn, "{}", why);
+    for (auto& inst : instances_)
+      if (&inst->link() == link.get()) inst->link_changed(usable, why);
+  }
+}
+
+void Agent::on_address_event(const net::AddressEvent& event) {
+  if (event.added) return;
+  for (auto& inst : instances_)
+    if (inst->link().ifindex == event.ifindex) inst->vip_removed(event.prefix);
+}
+
+void Agent::on_resync() {
+  spdlog::warn("netlink events were lost (receive buffer overrun): re-reading links and addresses");
+  for (auto& [name, link] : links_) {
+    std::string error;
+    auto info = net::lookup_interface(name, error);
+    net::LinkEvent ev;
+    ev.ifindex = link->ifindex;
+    ev.name = name;
+    ev.exists = info.has_value();
+    if (info) {
+      ev.admin_up = info->admin_up;
+      ev.carrier = info->carrier;
+    }
+    on_link_event(ev);
+  }
+  for (auto& inst : instances_) inst->resync();
+}
+
+void Agent::on_check_update(checks::CheckUpdate update) {
+  auto& status = checks_[update.check];
+  const bool weight_changed =
+      !status.seen || status.last.up != update.up || status.last.value != update.value;
+  if (update.changed || !status.seen)
+    spdlog::log(update.up ? spdlog::level::info : spdlog::level::warn, "check {}: {}{}",
+                update.check, update.up ? "up" : "down",
+                update.error ? " (" + *update.error + ")" : std::string());
+  metrics_.observe_check(update.check, update.duration.count(), update.last_ok);
+  status.last = std::move(update);
+  status.seen = true;
+  if (!weight_changed) return;
+  for (auto& inst : instances_) reweigh(*inst);
+}
+
+void Agent::reweigh(Instance& instance) {
+  std::vector<vrrp::TrackedCheck> tracked;
+  int delta = 0;
+  std::vector<vrrp::Contribution> file_contributions;
+  for (const auto& t : instance.config().track) {
+    const auto it = checks_.find(t.check);
+    const bool up = it != checks_.end() && it->second.seen && it->second.last.up;
+    const auto type = std::find_if(config_.checks.begin(), config_.checks.end(),
+                                   [&](const config::Check& c) { return c.name == t.check; });
+    if (type != config_.checks.end() && type->type == config::CheckType::File) {
+      // keepalived track_file semantics: the number in the file times the weight; with weight 0
+      // a non-zero number puts the instance in FAULT (the maintenance knob).
+      const int value = (it != checks_.end() && it->second.seen) ? it->second.last.value : 0;
+      if (t.weight == 0) {
+        tracked.push_back({t.check, 0, value == 0 && up});
+      } else {
+        delta += value * t.weight;
+        file_contributions.push_back({t.check, t.weight, up, value * t.weight});
+      }
+      continue;
+    }
+    tracked.push_back({t.check, t.weight, up});
+  }
+  auto weighted = vrrp::weigh(instance.config().priority, tracked, delta);
+  for (auto& c : file_contributions) weighted.contributions.push_back(std::move(c));
+  instance.apply_weights(weighted);
+}
+
+void Agent::start_checks() {
+  if (config_.checks.empty()) return;
+  runner_ = std::make_unique<checks::Runner>(config_.checks, [this](checks::CheckUpdate u) {
+    loop_.post([this, u = std::move(u)]() mutable { on_check_update(std::move(u)); });
+  });
+  runner_->start();
+}
+
+int Agent::run() {
+  started_at_ = EventLoop::now();
+  last_reload_unix_ = unix_now();
+  loop_.on_signal(SIGTERM, [this] { stop(); });
+  loop_.on_signal(SIGINT, [this] { stop(); });
+  loop_.on_signal(SIGHUP, [this] { reload(); });
+  if (watcher_) loop_.add_fd(watcher_->fd(), [this] { watcher_->dispatch(); });
+  if (!start_api()) return 1;
+  // Checks start as failing (DESIGN.md §6), so the first weighting is the pessimistic one.
+  for (auto& inst : instances_) reweigh(*inst);
+  for (auto& inst : instances_) {
+    spdlog::info(
+        "instance {}: VRID {} on {} (index {}), priority {}, VRRPv{}, advert every {} ms, "
+        "VIPs {}",
+        inst->config().name, inst->config().vrid, inst->link().name, inst->link().ifindex,
+        inst->config().priority, inst->config().version, inst->config().advert_interval.count(),
+        inst->config().vips.size());
+    inst->start();
+  }
+  start_checks();
+  loop_.run();
+  return 0;
+}
+
+void Agent::close_unused_links() {
+  for (auto it = links_.begin(); it != links_.end();) {
+    const bool used = std::any_of(instances_.begin(), instances_.end(),
+                                  [&](const auto& i) { return &i->link() == it->second.get(); });
+    if (used) {
+      ++it;
+      continue;
+    }
+    if (it->second->socket) loop_.remove_fd(it->second->socket->fd());
+    it = links_.erase(it);
+  }
+}
+
+void Agent::stop() {
+  spdlog::info("stopping: masters send priority 0 and release their VIPs");
+  if (runner_) runner_->stop();
+  for (auto& inst : instances_) inst->shutdown();
+  loop_.stop();
+}
+
+void Agent::reload() {
+  spdlog::info("SIGHUP: reloading {}", config_.path);
+  auto result = config::load_file(config_.path);
+  for (const auto& d : result.diagnostics)
+    spdlog::log(d.severity == config::Diagnostic::Severity::Error ? spdlog::level::err
+                                                                  : spdlog::level::warn,
+                "{}", d.format());
+  last_reload_unix_ = unix_now();
+  if (!result.ok()) {
+    last_reload_ok_ = false;
+    spdlog::error(
+        "reload refused: the new configuration has errors; the running configuration "
+        "stays in force");
+    return;
+  }
+  auto next = std::move(*result.config);
+  // Transactional: phase 1 builds every new or changed instance without starting it; any error
+  // refuses the whole reload and the running configuration stays untouched. Phase 2 swaps.
+  // Unchanged instances keep their state and their VIPs (nothing flaps).
+  std::vector<std::string> errors;
+  std::vector<std::unique_ptr<Instance>> created;
+  std::set<std::string> soft_updates;
+  for (const auto& cfg : next.instances) {
+    auto it = std::find_if(instances_.begin(), instances_.end(),
+                           [&](const auto& i) { return i->config().name == cfg.name; });
+    if (it != instances_.end() && (*it)->can_update(cfg)) {
+      soft_updates.insert(cfg.name);
+      continue;
+    }
+    if (auto inst = make_instance(cfg, errors)) created.push_back(std::move(inst));
+  }
+  if (!errors.empty()) {
+    for (const auto& e : errors) spdlog::error("{}", e);
+    last_reload_ok_ = false;
+    spdlog::error(
+        "reload refused: the new configuration cannot run here; the running "
+        "configuration stays in force");
+    created.clear();
+    close_unused_links();
+    return;
+  }
+  std::vector<std::unique_ptr<Instance>> kept;
+  for (auto& inst : instances_) {
+    const auto& name = inst->config().name;
+    if (soft_updates.count(name)) {
+      const auto& cfg = *std::find_if(next.instances.begin(), next.instances.end(),
+                                      [&](const auto& c) { return c.name == name; });
+      inst->update(cfg);
+      kept.push_back(std::move(inst));
+    } else {
+      spdlog::info("instance {}: {}", name,
+                   std::any_of(next.instances.begin(), next.instances.end(),
+                               [&](const auto& c) { return c.name == name; })
+                       ? "changed in a way that needs a restart"
+                       : "removed from the configuration");
+      inst->shutdown();
+    }
+  }
+  std::vector<std::unique_ptr<Instance>> started = std::move(created);
+  const bool checks_changed = !same_checks(config_.checks, next.checks);
+  config_ = std::move(next);
+  instances_ = std::move(kept);
+  for (auto& inst : started) {
+    Instance* raw = inst.get();
+    instances_.push_back(std::move(inst));
+    reweigh(*raw);
+    raw->start();
+  }
+  if (checks_changed) {
+    spdlog::info("checks changed: restarting the check runner");
+    if (runner_) runner_->stop();
+    std::map<std::string, CheckStatus> carried;
+    for (const auto& c : config_.checks)
+      if (auto it = checks_.find(c.name); it != checks_.end()) carried[c.name] = it->second;
+    checks_ = std::move(carried);
+    start_checks();
+  }
+  close_unused_links();
+  for (auto& inst : instances_) reweigh(*inst);
+  last_reload_ok_ = true;
+  spdlog::info("reload done: {} instance(s) running", instances_.size());
+}
+
+}  // namespace vipd::app

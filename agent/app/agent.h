@@ -1,0 +1,92 @@
+// The agent: owns the loop, the links (sockets per interface), the instances, the netlink
+// watcher and the check runner; handles signals (SIGTERM/SIGINT stop, SIGHUP reload).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/event_loop.h"
+#include "app/instance.h"
+#include "app/stats.h"
+#include "checks/runner.h"
+#include "config.h"
+#include "exporters/api_server.h"
+#include "exporters/metrics.h"
+#include "exporters/snapshot.h"
+#include "net/netlink_watcher.h"
+#include "net/vip_manager.h"
+
+namespace vipd::app {
+
+/// The last known state of one check, as the loop sees it.
+struct CheckStatus {
+  checks::CheckUpdate last;
+  bool seen = false;
+};
+
+class Agent {
+ public:
+  Agent(config::Config config, std::string version);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  /// Checks the environment (capabilities, interfaces). Returns false after logging an
+  /// actionable error for each problem.
+  bool prepare();
+  /// Runs until SIGTERM/SIGINT; returns the process exit code.
+  int run();
+
+  // Read access for the API (loop thread only).
+  [[nodiscard]] const config::Config& config() const { return config_; }
+  [[nodiscard]] const std::vector<std::unique_ptr<Instance>>& instances() const {
+    return instances_;
+  }
+  [[nodiscard]] const std::map<std::string, CheckStatus>& checks() const { return checks_; }
+  [[nodiscard]] const AgentStats& stats() const { return stats_; }
+  [[nodiscard]] EventLoop& loop() { return loop_; }
+  [[nodiscard]] TimePoint started_at() const { return started_at_; }
+  [[nodiscard]] bool last_reload_ok() const { return last_reload_ok_; }
+  [[nodiscard]] double last_reload_unix() const { return last_reload_unix_; }
+  /// Everything the API shows (loop thread).
+  [[nodiscard]] exporters::Snapshot snapshot() const;
+
+ private:
+  Link* open_link(const std::string& name, std::vector<std::string>& errors);
+  void close_unused_links();
+  void on_readable(Link& link);
+  void on_link_event(const net::LinkEvent& event);
+  void on_address_event(const net::AddressEvent& event);
+  void on_resync();
+  void on_check_update(checks::CheckUpdate update);
+  void reweigh(Instance& instance);
+  void start_checks();
+  void reload();
+  void stop();
+  bool start_api();
+  std::vector<exporters::Route> routes();
+  std::optional<exporters::Snapshot> snapshot_from_any_thread();
+  std::unique_ptr<Instance> make_instance(const config::Instance& cfg,
+                                          std::vector<std::string>& errors);
+
+  config::Config config_;
+  std::string version_;
+  EventLoop loop_;
+  exporters::Metrics metrics_;
+  std::unique_ptr<exporters::ApiServer> api_;
+  AgentStats stats_;
+  std::unique_ptr<net::VipManager> vip_manager_;
+  std::unique_ptr<net::NetlinkWatcher> watcher_;
+  std::map<std::string, std::unique_ptr<Link>> links_;
+  std::vector<std::unique_ptr<Instance>> instances_;
+  std::map<std::string, CheckStatus> checks_;
+  std::unique_ptr<checks::Runner> runner_;
+  TimePoint started_at_{};
+  bool last_reload_ok_ = true;
+  double last_reload_unix_ = 0;
+};
+
+}  // namespace vipd::app

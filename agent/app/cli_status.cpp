@@ -1,0 +1,116 @@
+// Human rendering of /status.
+#include "app/cli_status.h"
+
+#include <httplib.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+namespace vipd::app {
+namespace {
+
+std::string fmt_seconds(double s) {
+  char buf[32];
+  if (s < 1)
+    std::snprintf(buf, sizeof buf, "%.0fms", s * 1000);
+  else if (s < 120)
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else if (s < 7200)
+    std::snprintf(buf, sizeof buf, "%.0fm", s / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fh", s / 3600);
+  return buf;
+}
+
+std::string str(const nlohmann::json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) return j.get<std::string>();
+  return j.dump();
+}
+
+}  // namespace
+
+std::string render_status(const nlohmann::json& s) {
+  std::ostringstream out;
+  out << "node " << str(s.value("node", nlohmann::json())) << "  vipd "
+      << str(s.value("version", nlohmann::json())) << "  up "
+      << fmt_seconds(s.value("uptime_seconds", 0.0)) << "\n";
+  for (const auto& i : s.value("instances", nlohmann::json::array())) {
+    out << "\ninstance " << str(i["name"]) << "  VRID " << i["vrid"] << " on "
+        << str(i["interface"]) << "  VRRPv" << i["version"] << "\n";
+    out << "  state      " << str(i["state"]) << " for "
+        << fmt_seconds(i.value("since_seconds", 0.0)) << " (since " << str(i["since"]) << ")\n";
+    out << "  why        " << str(i["reason"]) << "\n";
+    const auto& p = i["priority"];
+    out << "  priority   " << p["effective"] << " effective, " << p["base"] << " base\n";
+    for (const auto& c : p.value("contributions", nlohmann::json::array())) {
+      char line[160];
+      std::snprintf(line, sizeof line, "    %-20s %-5s weight %4d  applied %+d\n",
+                    str(c["check"]).c_str(), c.value("up", false) ? "up" : "DOWN",
+                    c.value("weight", 0), c.value("applied", 0));
+      out << line;
+    }
+    const auto& m = i["master"];
+    out << "  master     " << str(m["address"]) << " priority " << m["priority"];
+    if (!m["last_seen_seconds"].is_null())
+      out << ", last advert " << fmt_seconds(m["last_seen_seconds"].get<double>()) << " ago";
+    out << "\n";
+    out << "  timers     advert " << i["advert_interval_ms"] << " ms, master-down "
+        << i["master_down_interval_ms"] << " ms\n";
+    for (const auto& v : i.value("vips", nlohmann::json::array()))
+      out << "  vip        " << str(v["address"])
+          << (v.value("present", false) ? "  present" : "  absent") << "\n";
+    if (i.contains("fault") && !i["fault"].is_null())
+      out << "  FAULT      " << str(i["fault"]) << "\n";
+    for (const auto& w : i.value("warnings", nlohmann::json::array()))
+      out << "  WARNING    " << str(w) << "\n";
+  }
+  const auto checks = s.value("checks", nlohmann::json::array());
+  if (!checks.empty()) {
+    out << "\nchecks\n";
+    for (const auto& c : checks) {
+      char line[256];
+      std::snprintf(line, sizeof line, "  %-20s %-5s %-5s x%-4d %8.1f ms  %s\n",
+                    str(c["name"]).c_str(), str(c["type"]).c_str(),
+                    c.value("up", false) ? "up" : "DOWN", c.value("consecutive", 0),
+                    c.value("last_duration_ms", 0.0), str(c["last_error"]).c_str());
+      out << line;
+    }
+  }
+  return out.str();
+}
+
+int cli_status(const std::string& url, bool json) {
+  std::signal(SIGPIPE, SIG_IGN);  // a client-only program must ignore SIGPIPE itself (DEPS.md §2)
+  httplib::Client client(url);
+  client.set_connection_timeout(std::chrono::milliseconds(1000));
+  client.set_read_timeout(std::chrono::milliseconds(3000));
+  auto res = client.Get("/status");
+  if (!res) {
+    std::cerr << "vipd status: cannot reach the agent at " << url << " ("
+              << httplib::to_string(res.error())
+              << "). Is vipd running, and is [agent] api_listen set to this address? "
+                 "Use --url to point elsewhere.\n";
+    return 2;
+  }
+  if (res->status != 200) {
+    std::cerr << "vipd status: " << url << "/status answered " << res->status << ": " << res->body;
+    return 2;
+  }
+  if (json) {
+    std::cout << res->body;
+    return 0;
+  }
+  try {
+    std::cout << render_status(nlohmann::json::parse(res->body));
+  } catch (const std::exception& e) {
+    std::cerr << "vipd status: the answer from " << url
+              << " is not a vipd /status document: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace vipd::app

@@ -1,0 +1,17 @@
+// `vipd status`: reads /status from a running agent and prints it for a human.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace vipd::app {
+
+/// Fetches URL/status; prints a table (or the raw JSON with `json`). Returns the exit code:
+/// 0 on success, 2 when the agent is not reachable (with a message that says what to check).
+int cli_status(const std::string& url, bool json);
+
+/// The table for a /status document (pure; tested without an agent).
+std::string render_status(const nlohmann::json& status);
+
+}  // namespace vipd::app

@@ -1,0 +1,96 @@
+// vipd: command line (run, check, status, version).
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "app/agent.h"
+#include "app/cli_status.h"
+#include "config.h"
+
+#ifndef VIPD_VERSION
+#define VIPD_VERSION "0.0.0"
+#endif
+
+namespace {
+
+void print_diagnostics(const vipd::config::LoadResult& result) {
+  for (const auto& d : result.diagnostics) std::cerr << d.format() << "\n";
+}
+
+int cmd_check(const std::string& path) {
+  const auto result = vipd::config::load_file(path);
+  print_diagnostics(result);
+  if (!result.ok()) {
+    std::size_t errors = 0;
+    for (const auto& d : result.diagnostics)
+      if (d.severity == vipd::config::Diagnostic::Severity::Error) ++errors;
+    std::cerr << path << ": " << errors << " error(s); the configuration is not valid\n";
+    return 1;
+  }
+  std::cout << path << ": the configuration is valid (" << result.config->instances.size()
+            << " instance(s), " << result.config->checks.size() << " check(s))\n";
+  return 0;
+}
+
+int cmd_run(const std::string& path) {
+  auto logger = spdlog::stderr_color_mt("vipd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  auto result = vipd::config::load_file(path);
+  for (const auto& d : result.diagnostics)
+    spdlog::log(d.severity == vipd::config::Diagnostic::Severity::Error ? spdlog::level::err
+                                                                        : spdlog::level::warn,
+                "{}", d.format());
+  if (!result.ok()) {
+    spdlog::error("{}: the configuration has errors; not starting (vipd check -c {} lists them)",
+                  path, path);
+    return 1;
+  }
+  spdlog::set_level(spdlog::level::from_str(result.config->agent.log_level));
+  spdlog::info("vipd {} starting on node {} with {}", VIPD_VERSION, result.config->agent.node_name,
+               path);
+  vipd::app::Agent agent(std::move(*result.config), VIPD_VERSION);
+  if (!agent.prepare()) {
+    spdlog::error("not starting: fix the problems above");
+    return 1;
+  }
+  const int rc = agent.run();
+  spdlog::info("stopped");
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vipd: a high-availability sidecar for nginx and HAProxy (VRRP v3/v2)"};
+  app.require_subcommand(0, 1);
+  std::string config_path = "/etc/vipd/vipd.toml";
+  app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+
+  auto* run = app.add_subcommand("run", "run the agent in the foreground (default)");
+  run->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  auto* check = app.add_subcommand("check", "validate the configuration (exit 1 on error)");
+  check->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  auto* status = app.add_subcommand("status", "print the state of a running agent");
+  std::string url = "http://127.0.0.1:9555";
+  bool json = false;
+  status->add_option("--url", url, "the agent's API address")->capture_default_str();
+  status->add_flag("--json", json, "print the raw /status document");
+  auto* version = app.add_subcommand("version", "print version and build information");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*version) {
+    std::cout << "vipd " << VIPD_VERSION << " (C++" << __cplusplus / 100 % 100 << ", "
+              << __VERSION__ << ", built " << __DATE__ << ")\n";
+    return 0;
+  }
+  if (*check) return cmd_check(config_path);
+  if (*status) return vipd::app::cli_status(url, json);
+  return cmd_run(config_path);
+}

@@ -1,0 +1,91 @@
+// cpp-httplib server around the route table.
+#include "exporters/api_server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+namespace vipd::exporters {
+
+struct ApiServer::Impl {
+  httplib::Server server;
+};
+
+Response route_index(const std::vector<Route>& routes) {
+  nlohmann::json doc = nlohmann::json::array();
+  for (const auto& r : routes)
+    doc.push_back({{"method", r.method}, {"path", r.path}, {"help", r.help}});
+  return {200, "application/json", doc.dump(2) + "\n"};
+}
+
+ApiServer::ApiServer(std::vector<Route> routes)
+    : impl_(std::make_unique<Impl>()), routes_(std::move(routes)) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+bool ApiServer::start(const std::string& listen, std::string& error) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    error = "api_listen '" + listen + "' is not HOST:PORT";
+    return false;
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  const int port = std::stoi(listen.substr(colon + 1));
+  auto& svr = impl_->server;
+  // Two workers: the API is for scrapes and operators, not traffic (DEPS.md §2: default is 8).
+  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  svr.set_keep_alive_max_count(20);
+  svr.set_read_timeout(5, 0);
+  svr.set_write_timeout(5, 0);
+  auto adapt = [](const Route& route) {
+    return [&route](const httplib::Request& req, httplib::Response& res) {
+      Request r;
+      r.method = req.method;
+      r.path = req.path;
+      r.body = req.body;
+      for (const auto& [k, v] : req.headers) {
+        std::string key = k;
+        std::transform(key.begin(), key.end(), key.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        r.headers[key] = v;
+      }
+      const Response out = route.handler(r);
+      res.status = out.status;
+      res.set_content(out.body, out.content_type.c_str());
+    };
+  };
+  for (const auto& route : routes_) {
+    if (route.method == "GET")
+      svr.Get(route.path, adapt(route));
+    else if (route.method == "POST")
+      svr.Post(route.path, adapt(route));
+  }
+  svr.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+    const auto out = route_index(routes_);
+    res.set_content(out.body, out.content_type.c_str());
+  });
+  const bool bound = port == 0 ? (port_ = svr.bind_to_any_port(host), port_ > 0)
+                               : (port_ = port, svr.bind_to_port(host, port));
+  if (!bound) {
+    error = "cannot listen on " + listen +
+            " (is another vipd or program using the port? set [agent] api_listen to a free "
+            "HOST:PORT, or \"\" to disable the API)";
+    return false;
+  }
+  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  return true;
+}
+
+void ApiServer::stop() {
+  if (thread_.joinable()) {
+    impl_->server.stop();
+    thread_.join();
+  }
+}
+
+}  // namespace vipd::exporters

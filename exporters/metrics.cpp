@@ -1,0 +1,156 @@
+// Metric families and their update from a snapshot.
+#include "exporters/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace vipd::exporters {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+// Buckets that resolve millisecond failovers and still show multi-second ones.
+const prometheus::Histogram::BucketBoundaries kFailoverBuckets{
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10};
+const prometheus::Histogram::BucketBoundaries kCheckBuckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+}  // namespace
+
+Metrics::Metrics(const std::string& version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      state_(BuildGauge()
+                 .Name("vipd_vrrp_state")
+                 .Help("1 for the current VRRP state of the instance, 0 for the others")
+                 .Register(*registry_)),
+      priority_(
+          BuildGauge()
+              .Name("vipd_vrrp_priority")
+              .Help("VRRP priority: kind=base (configured) or effective (after check weights)")
+              .Register(*registry_)),
+      transitions_(BuildCounter()
+                       .Name("vipd_vrrp_transitions_total")
+                       .Help("State transitions by from, to and reason")
+                       .Register(*registry_)),
+      adverts_sent_(BuildCounter()
+                        .Name("vipd_vrrp_adverts_sent_total")
+                        .Help("VRRP advertisements sent")
+                        .Register(*registry_)),
+      adverts_received_(BuildCounter()
+                            .Name("vipd_vrrp_adverts_received_total")
+                            .Help("Valid VRRP advertisements received for the instance")
+                            .Register(*registry_)),
+      dropped_(BuildCounter()
+                   .Name("vipd_vrrp_packets_dropped_total")
+                   .Help("Received VRRP packets discarded, by reason")
+                   .Register(*registry_)),
+      checksum_mismatch_(BuildCounter()
+                             .Name("vipd_vrrp_checksum_mode_mismatch_total")
+                             .Help("Adverts accepted although their checksum verified only in the "
+                                   "other VRRPv3 checksum mode (set checksum to match the peer)")
+                             .Register(*registry_)),
+      master_last_seen_(BuildGauge()
+                            .Name("vipd_vrrp_master_last_seen_seconds")
+                            .Help("Seconds since the last advert from the current master (0 while "
+                                  "this node is master)")
+                            .Register(*registry_)),
+      vip_present_(BuildGauge()
+                       .Name("vipd_vip_present")
+                       .Help("1 when the VIP is installed on this node's interface")
+                       .Register(*registry_)),
+      vip_operations_(BuildCounter()
+                          .Name("vipd_vip_operations_total")
+                          .Help("VIP add/remove/readd operations by result")
+                          .Register(*registry_)),
+      garp_sent_(BuildCounter()
+                     .Name("vipd_garp_sent_total")
+                     .Help("Gratuitous ARP frames sent")
+                     .Register(*registry_)),
+      check_up_(BuildGauge()
+                    .Name("vipd_check_up")
+                    .Help("1 when the check is up after rise/fall")
+                    .Register(*registry_)),
+      check_duration_(BuildHistogram()
+                          .Name("vipd_check_duration_seconds")
+                          .Help("How long each probe run took")
+                          .Register(*registry_)),
+      check_runs_(BuildCounter()
+                      .Name("vipd_check_runs_total")
+                      .Help("Probe runs by result (ok or fail)")
+                      .Register(*registry_)),
+      failover_duration_(BuildHistogram()
+                             .Name("vipd_failover_duration_seconds")
+                             .Help("Last advert heard from the old master to VIPs installed and "
+                                   "first gratuitous ARP sent")
+                             .Register(*registry_)),
+      reload_success_(BuildGauge()
+                          .Name("vipd_config_reload_success")
+                          .Help("1 when the last configuration load or reload succeeded")
+                          .Register(*registry_)),
+      reload_timestamp_(BuildGauge()
+                            .Name("vipd_config_last_reload_timestamp_seconds")
+                            .Help("Unix time of the last configuration load or reload attempt")
+                            .Register(*registry_)),
+      build_info_(BuildGauge()
+                      .Name("vipd_build_info")
+                      .Help("Always 1; the version label says which build runs")
+                      .Register(*registry_)),
+      up_since_(BuildGauge()
+                    .Name("vipd_uptime_seconds")
+                    .Help("Seconds since the agent started")
+                    .Register(*registry_)) {
+  build_info_.Add({{"version", version}}).Set(1);
+}
+
+void Metrics::set_counter(prometheus::Counter& c, double value) {
+  const double delta = value - c.Value();
+  if (delta > 0) c.Increment(delta);
+}
+
+void Metrics::update(const Snapshot& s) {
+  static const char* kStates[] = {"INIT", "BACKUP", "MASTER", "FAULT"};
+  up_since_.Add({}).Set(s.uptime_seconds);
+  for (const auto& i : s.instances) {
+    for (const char* st : kStates)
+      state_.Add({{"instance", i.name}, {"state", st}}).Set(i.state == st ? 1 : 0);
+    priority_.Add({{"instance", i.name}, {"kind", "base"}}).Set(i.base_priority);
+    priority_.Add({{"instance", i.name}, {"kind", "effective"}}).Set(i.effective_priority);
+    for (const auto& t : i.transitions)
+      set_counter(transitions_.Add(
+                      {{"instance", i.name}, {"from", t.from}, {"to", t.to}, {"reason", t.reason}}),
+                  static_cast<double>(t.count));
+    set_counter(adverts_sent_.Add({{"instance", i.name}}), static_cast<double>(i.adverts_sent));
+    set_counter(adverts_received_.Add({{"instance", i.name}}),
+                static_cast<double>(i.adverts_received));
+    set_counter(garp_sent_.Add({{"instance", i.name}}), static_cast<double>(i.garp_sent));
+    master_last_seen_.Add({{"instance", i.name}})
+        .Set(i.state == "MASTER" ? 0 : i.master_last_seen_seconds.value_or(-1));
+    for (const auto& v : i.vips)
+      vip_present_.Add({{"instance", i.name}, {"address", v.address}}).Set(v.present ? 1 : 0);
+  }
+  for (const auto& [reason, count] : s.dropped)
+    set_counter(dropped_.Add({{"reason", reason}}), static_cast<double>(count));
+  set_counter(checksum_mismatch_.Add({}), static_cast<double>(s.checksum_mode_mismatch));
+  for (const auto& [key, count] : s.vip_operations)
+    set_counter(vip_operations_.Add({{"op", key.first}, {"result", key.second}}),
+                static_cast<double>(count));
+  for (const auto& c : s.checks) check_up_.Add({{"check", c.name}}).Set(c.up ? 1 : 0);
+  reload_success_.Add({}).Set(s.config_reload_success ? 1 : 0);
+  reload_timestamp_.Add({}).Set(s.config_last_reload_unix);
+}
+
+void Metrics::observe_check(const std::string& check, double seconds, bool ok) {
+  check_duration_.Add({{"check", check}}, kCheckBuckets).Observe(seconds);
+  check_runs_.Add({{"check", check}, {"result", ok ? "ok" : "fail"}}).Increment();
+}
+
+void Metrics::observe_failover(const std::string& instance, double seconds) {
+  failover_duration_.Add({{"instance", instance}}, kFailoverBuckets).Observe(seconds);
+}
+
+std::string Metrics::serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace vipd::exporters

@@ -1,0 +1,84 @@
+// A copy of everything the API shows, taken on the loop thread; handlers are functions of it
+// (STYLE.md rule 9), so they can be tested without a socket or a running agent.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace vipd::exporters {
+
+struct ContributionView {
+  std::string check;
+  int weight = 0;
+  bool up = false;
+  int applied = 0;
+};
+
+struct VipView {
+  std::string address;  // "198.18.0.100/24"
+  bool present = false;
+};
+
+struct TransitionCount {
+  std::string from, to, reason;
+  std::uint64_t count = 0;
+};
+
+struct InstanceView {
+  std::string name;
+  int vrid = 0;
+  std::string interface;
+  int version = 3;
+  std::string state;         // INIT BACKUP MASTER FAULT
+  std::string since;         // RFC 3339 UTC
+  double since_seconds = 0;  // age of the last transition
+  std::string reason;        // the sentence
+  std::string reason_code;   // the enum name
+  int base_priority = 0;
+  int effective_priority = 0;
+  std::vector<ContributionView> contributions;
+  std::optional<std::string> master_address;
+  int master_priority = 0;
+  std::optional<double> master_last_seen_seconds;
+  double advert_interval_ms = 0;
+  double master_down_interval_ms = 0;
+  std::vector<VipView> vips;
+  std::optional<std::string> fault;
+  std::vector<std::string> warnings;
+  // counters
+  std::uint64_t adverts_sent = 0, adverts_received = 0, garp_sent = 0, vip_readded = 0;
+  std::vector<TransitionCount> transitions;
+  std::optional<double> last_failover_seconds;
+  std::uint64_t failovers = 0;
+};
+
+struct CheckView {
+  std::string name;
+  std::string type;
+  bool up = false;
+  int consecutive = 0;
+  double last_duration_ms = 0;
+  std::optional<std::string> last_error;
+  int value = 0;
+  bool ran = false;
+};
+
+struct Snapshot {
+  std::string node;
+  std::string version;
+  double uptime_seconds = 0;
+  std::vector<InstanceView> instances;
+  std::vector<CheckView> checks;
+  std::map<std::string, std::uint64_t> dropped;  // by reason name
+  std::uint64_t checksum_mode_mismatch = 0;
+  std::uint64_t address_list_mismatch = 0;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> vip_operations;
+  bool config_reload_success = true;
+  double config_last_reload_unix = 0;
+};
+
+}  // namespace vipd::exporters

@@ -1,0 +1,81 @@
+// Snapshot → /status JSON.
+#include "exporters/status_json.h"
+
+namespace vipd::exporters {
+namespace {
+
+template <typename T>
+nlohmann::json opt(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+nlohmann::json status_json(const Snapshot& s) {
+  nlohmann::json doc;
+  doc["node"] = s.node;
+  doc["version"] = s.version;
+  doc["uptime_seconds"] = s.uptime_seconds;
+  doc["instances"] = nlohmann::json::array();
+  for (const auto& i : s.instances) {
+    nlohmann::json contributions = nlohmann::json::array();
+    for (const auto& c : i.contributions)
+      contributions.push_back(
+          {{"check", c.check}, {"weight", c.weight}, {"up", c.up}, {"applied", c.applied}});
+    nlohmann::json vips = nlohmann::json::array();
+    for (const auto& v : i.vips) vips.push_back({{"address", v.address}, {"present", v.present}});
+    nlohmann::json transitions = nlohmann::json::array();
+    for (const auto& t : i.transitions)
+      transitions.push_back(
+          {{"from", t.from}, {"to", t.to}, {"reason", t.reason}, {"count", t.count}});
+    doc["instances"].push_back({
+        {"name", i.name},
+        {"vrid", i.vrid},
+        {"interface", i.interface},
+        {"version", i.version},
+        {"state", i.state},
+        {"since", i.since},
+        {"since_seconds", i.since_seconds},
+        {"reason", i.reason},
+        {"reason_code", i.reason_code},
+        {"priority",
+         {{"base", i.base_priority},
+          {"effective", i.effective_priority},
+          {"contributions", contributions}}},
+        {"master",
+         {{"address", opt(i.master_address)},
+          {"priority", i.master_priority},
+          {"last_seen_seconds", opt(i.master_last_seen_seconds)}}},
+        {"advert_interval_ms", i.advert_interval_ms},
+        {"master_down_interval_ms", i.master_down_interval_ms},
+        {"vips", vips},
+        {"fault", opt(i.fault)},
+        {"warnings", i.warnings},
+        {"counters",
+         {{"adverts_sent", i.adverts_sent},
+          {"adverts_received", i.adverts_received},
+          {"garp_sent", i.garp_sent},
+          {"vip_readded", i.vip_readded},
+          {"failovers", i.failovers},
+          {"last_failover_seconds", opt(i.last_failover_seconds)}}},
+        {"transitions", transitions},
+    });
+  }
+  doc["checks"] = nlohmann::json::array();
+  for (const auto& c : s.checks)
+    doc["checks"].push_back({{"name", c.name},
+                             {"type", c.type},
+                             {"up", c.up},
+                             {"consecutive", c.consecutive},
+                             {"last_duration_ms", c.last_duration_ms},
+                             {"last_error", opt(c.last_error)},
+                             {"value", c.value},
+                             {"ran", c.ran}});
+  doc["dropped"] = s.dropped;
+  doc["checksum_mode_mismatch"] = s.checksum_mode_mismatch;
+  doc["config"] = {{"last_reload_success", s.config_reload_success},
+                   {"last_reload_unix", s.config_last_reload_unix}};
+  return doc;
+}
+
+}  // namespace vipd::exporters
