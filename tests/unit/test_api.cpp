@@ -1,0 +1,160 @@
+// The API's pure parts: /status JSON contract, metrics exposition, the route index, `vipd status`.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "agent/app/cli_status.h"
+#include "exporters/api_server.h"
+#include "exporters/metrics.h"
+#include "exporters/status_json.h"
+
+using namespace vipd;
+
+namespace {
+
+exporters::Snapshot sample() {
+  exporters::Snapshot s;
+  s.node = "web-a";
+  s.version = "0.1.0";
+  s.uptime_seconds = 812.4;
+  exporters::InstanceView i;
+  i.name = "web";
+  i.vrid = 51;
+  i.interface = "eth0";
+  i.version = 3;
+  i.state = "MASTER";
+  i.since = "2026-11-22T10:00:00Z";
+  i.since_seconds = 12.5;
+  i.reason = "master-down timer expired (no advert from 198.18.0.12 for 3.61s)";
+  i.reason_code = "master_down";
+  i.base_priority = 100;
+  i.effective_priority = 100;
+  i.contributions.push_back({"nginx-http", -60, true, 0});
+  i.master_address = "198.18.0.11";
+  i.master_priority = 100;
+  i.master_last_seen_seconds = 0.0;
+  i.advert_interval_ms = 1000;
+  i.master_down_interval_ms = 3609;
+  i.vips.push_back({"198.18.0.100/24", true});
+  i.adverts_sent = 7;
+  i.transitions.push_back({"BACKUP", "MASTER", "master_down", 1});
+  s.instances.push_back(i);
+  exporters::CheckView c;
+  c.name = "nginx-http";
+  c.type = "http";
+  c.up = true;
+  c.consecutive = 12;
+  c.last_duration_ms = 0.8;
+  c.ran = true;
+  s.checks.push_back(c);
+  s.dropped["bad_checksum"] = 3;
+  s.dropped["ttl"] = 0;
+  s.vip_operations[{"add", "ok"}] = 1;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("/status carries every field of the DESIGN.md §7 contract", "[api]") {
+  const auto doc = exporters::status_json(sample());
+  for (const char* key : {"node", "version", "uptime_seconds", "instances", "checks"})
+    CHECK(doc.contains(key));
+  const auto& i = doc["instances"][0];
+  for (const char* key : {"name", "vrid", "interface", "version", "state", "since", "reason",
+                          "priority", "master", "advert_interval_ms", "master_down_interval_ms",
+                          "vips"})
+    CHECK(i.contains(key));
+  CHECK(i["state"] == "MASTER");
+  CHECK(i["priority"]["base"] == 100);
+  CHECK(i["priority"]["contributions"][0]["check"] == "nginx-http");
+  CHECK(i["priority"]["contributions"][0]["applied"] == 0);
+  CHECK(i["master"]["address"] == "198.18.0.11");
+  CHECK(i["master"]["last_seen_seconds"] == 0.0);
+  CHECK(i["vips"][0]["address"] == "198.18.0.100/24");
+  CHECK(i["vips"][0]["present"] == true);
+  const auto& c = doc["checks"][0];
+  for (const char* key : {"name", "type", "up", "consecutive", "last_duration_ms", "last_error"})
+    CHECK(c.contains(key));
+  CHECK(c["last_error"].is_null());
+}
+
+TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is available",
+          "[api][metrics]") {
+  exporters::Metrics m("0.1.0");
+  m.update(sample());
+  m.observe_check("nginx-http", 0.0008, true);
+  m.observe_failover("web", 0.004);
+  const auto text = m.serialize();
+  for (const char* name :
+       {"vipd_vrrp_state{instance=\"web\",state=\"MASTER\"} 1",
+        "vipd_vrrp_state{instance=\"web\",state=\"BACKUP\"} 0",
+        "vipd_vrrp_priority{instance=\"web\",kind=\"effective\"} 100",
+        "vipd_vrrp_transitions_total{from=\"BACKUP\",instance=\"web\",reason=\"master_down\",to=\"MASTER\"} 1",
+        "vipd_vrrp_adverts_sent_total{instance=\"web\"} 7",
+        "vipd_vrrp_packets_dropped_total{reason=\"bad_checksum\"} 3",
+        "vipd_vip_present{address=\"198.18.0.100/24\",instance=\"web\"} 1",
+        "vipd_vip_operations_total{op=\"add\",result=\"ok\"} 1", "vipd_check_up{check=\"nginx-http\"} 1",
+        "vipd_check_duration_seconds_bucket{check=\"nginx-http\",le=\"0.001\"} 1",
+        "vipd_failover_duration_seconds_bucket{instance=\"web\",le=\"0.005\"} 1",
+        "vipd_build_info{version=\"0.1.0\"} 1", "vipd_config_reload_success 1"}) {
+    INFO(name);
+    CHECK(text.find(name) != std::string::npos);
+  }
+  // Counters follow the snapshot: a second update with a larger count adds only the difference.
+  auto s = sample();
+  s.instances[0].adverts_sent = 10;
+  m.update(s);
+  CHECK(m.serialize().find("vipd_vrrp_adverts_sent_total{instance=\"web\"} 10") != std::string::npos);
+
+  const char* promtool = std::getenv("PROMTOOL");
+  if (promtool == nullptr || *promtool == '\0') {
+    WARN("promtool lint not run here: PROMTOOL is not set (the netns metrics test runs it)");
+    return;
+  }
+  const std::string path = "/tmp/vipd-metrics-test.prom";
+  std::ofstream(path) << m.serialize();
+  const int rc = std::system((std::string(promtool) + " check metrics < " + path).c_str());
+  CHECK(rc == 0);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("GET / lists the route table", "[api]") {
+  std::vector<exporters::Route> routes{{"GET", "/status", "state", nullptr},
+                                       {"POST", "/v1/drain", "drain", nullptr}};
+  const auto r = exporters::route_index(routes);
+  CHECK(r.status == 200);
+  CHECK(r.body.find("/v1/drain") != std::string::npos);
+  CHECK(r.body.find("\"help\": \"state\"") != std::string::npos);
+}
+
+TEST_CASE("the API server serves its routes on a real socket", "[api]") {
+  exporters::ApiServer server({{"GET", "/healthz", "liveness",
+                                [](const exporters::Request&) {
+                                  return exporters::Response{200, "text/plain", "ok\n"};
+                                }}});
+  std::string error;
+  REQUIRE(server.start("127.0.0.1:0", error));
+  REQUIRE(server.port() > 0);
+  // A second server on the same port fails with an actionable message.
+  exporters::ApiServer second({});
+  CHECK_FALSE(second.start("127.0.0.1:" + std::to_string(server.port()), error));
+  CHECK(error.find("api_listen") != std::string::npos);
+  server.stop();
+}
+
+TEST_CASE("vipd status renders a readable table", "[api][cli]") {
+  const auto table = app::render_status(exporters::status_json(sample()));
+  CHECK(table.find("instance web  VRID 51 on eth0") != std::string::npos);
+  CHECK(table.find("state      MASTER") != std::string::npos);
+  CHECK(table.find("why        master-down timer expired") != std::string::npos);
+  CHECK(table.find("nginx-http") != std::string::npos);
+  CHECK(table.find("198.18.0.100/24  present") != std::string::npos);
+  CHECK(table.find("master     198.18.0.11 priority 100") != std::string::npos);
+}
+
+TEST_CASE("vipd status says clearly when the agent is not reachable", "[api][cli]") {
+  // Port 1 on loopback: nothing listens there.
+  CHECK(app::cli_status("http://127.0.0.1:1", false) == 2);
+}
