@@ -728,7 +728,7 @@ http {{
         node.procs.append(proc)
         return proc
 
-    def start_keepalived(self, node: Node, config_text: str) -> Proc:
+    def start_keepalived(self, node: Node, config_text: str, ready_timeout: float = 10.0) -> Proc:
         """keepalived 2.2.x in ``node``, foreground, VRRP only, logging to ``handle.log``.
 
         ``keepalived -n -l -D -G -P -f CONF -p PID -r VRRP_PID -c CHECK_PID``: own pid files per
@@ -743,7 +743,14 @@ http {{
                         "-p", f"{base}.pid", "-r", f"{base}-vrrp.pid", "-c", f"{base}-check.pid")
         proc = self._popen(argv, f"keepalived@{node.label}", logf)
         proc.config = conf
+        proc.pidfiles = (Path(f"{base}.pid"), Path(f"{base}-vrrp.pid"))
         node.procs.append(proc)
+        # Ready when the VRRP child has written its pid file; a config or pid-file problem makes
+        # keepalived exit (often with rc 0, e.g. "daemon is already running"): report it.
+        wait_for(lambda: (not proc.alive() and _raise(
+                     f"keepalived on {node.label} exited (rc {proc.returncode}):\n"
+                     f"{proc.log_text()[-2000:]}")) or proc.pidfiles[1].exists(),
+                 ready_timeout, f"keepalived on {node.label} to start its VRRP process")
         return proc
 
     def poller(self, host: str = VIP, interval: float = 0.01, timeout: float = 0.2,
