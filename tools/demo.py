@@ -29,6 +29,9 @@ from lab import VIP, VIP_CIDR, Lab, keepalived_config, vipd_config, wait_for  # 
 STEADY = 50             # answers in a row from one node = "settled" (0.5 s at 10 ms)
 TAKEOVER_DEADLINE = 10  # s; generous: the demo is about showing the number, not judging it
 LOG_INTERESTING = re.compile(r"state|MASTER|BACKUP|FAULT", re.IGNORECASE)
+# How the master fails by default. Today: SIGKILL its speaker. Once vipd's pid check lands this
+# becomes "stop-nginx" (kill nginx on the master; vipd's check sends priority 0 and B takes over).
+DEFAULT_FAILOVER = "kill-speaker"
 KEEPALIVED_DATE = re.compile(r"^\w{3} \w{3} +\d+ [\d:]+ \d{4}: ")
 
 
@@ -114,15 +117,13 @@ class Demo:
     def config(self, node, priority: int) -> str:
         if self.speaker == "keepalived":
             advert_s = parse_duration(self.args.advert)
-            extra_g = extra_i = ""
             if self.args.failover == "stop-nginx":
+                # keepalived has no pidfd check: a script polls the nginx master every second.
                 pidfile = self.nginx[node.name].pidfile
-                extra_g = ""
-                extra_i = "    track_script {\n        nginx_alive\n    }\n"
-                return (keepalived_config(node, priority, advert=advert_s, extra_instance=extra_i,
-                                          extra_global=extra_g) +
-                        f'\nvrrp_script nginx_alive {{\n    script "/bin/sh -c \'kill -0 '
-                        f'$(cat {pidfile})\'"\n    interval 1\n    fall 1\n    rise 1\n}}\n')
+                script = (f'vrrp_script nginx_alive {{\n    script "/bin/sh -c \'kill -0 '
+                          f'$(cat {pidfile})\'"\n    interval 1\n    fall 1\n    rise 1\n}}\n')
+                return keepalived_config(node, priority, advert=advert_s, scripts=script,
+                                         extra_instance="    track_script {\n        nginx_alive\n    }\n")
             return keepalived_config(node, priority, advert=advert_s)
         extra_i = extra = ""
         if self.args.failover == "stop-nginx":
@@ -141,23 +142,26 @@ class Demo:
         self.narrator.follow(f"{node.label} {self.speaker}", p.log)
         return p
 
-    # -- failover steps: each does the damage and returns (description, restore function) -----
+    # -- failover steps: each announces itself (self.begin), does the damage, and returns
+    # (what the restore step is called, the restore function).
+    def begin(self, what: str) -> None:
+        self.narrator.step(what)
+        self.event, self.t0 = what, time.monotonic()
+
     def kill_speaker_on_master(self, node):
+        self.begin(f"SIGKILL {self.speaker} on {node.label} (the master)")
         self.speakers[node.name].kill()
-        return (f"SIGKILL {self.speaker} on {node.label} (the master)",
-                f"restart {self.speaker} on {node.label}",
-                lambda: self.start_speaker(node, 150))
+        return f"restart {self.speaker} on {node.label}", lambda: self.start_speaker(node, 150)
 
     def stop_speaker_on_master(self, node):
+        self.begin(f"SIGTERM {self.speaker} on {node.label} (graceful stop)")
         self.speakers[node.name].stop()
-        return (f"SIGTERM {self.speaker} on {node.label} (graceful stop)",
-                f"restart {self.speaker} on {node.label}",
-                lambda: self.start_speaker(node, 150))
+        return f"restart {self.speaker} on {node.label}", lambda: self.start_speaker(node, 150)
 
     def stop_nginx_on_master(self, node):
+        self.begin(f"kill nginx on {node.label} (the master)")
         self.nginx[node.name].kill()
-        return (f"kill nginx on {node.label} (the master)",
-                f"restart nginx on {node.label}",
+        return (f"restart nginx on {node.label}",
                 lambda: self.nginx.__setitem__(node.name, self.lab.start_nginx(node)))
 
     FAILOVERS = {"kill-speaker": kill_speaker_on_master,
@@ -177,6 +181,12 @@ class Demo:
                   f"client {lab.c.addr}   VIP {VIP}\n")
             try:
                 self.story()
+            except AssertionError as e:
+                n.stop()
+                print(f"\nFAIL: {e}")
+                for p in self.speakers.values():
+                    print(f"---- {p.name}: {p.log} (last lines) ----\n{p.log_text()[-1500:]}")
+                return 1
             finally:
                 n.stop()
                 if self.poller:
@@ -202,17 +212,14 @@ class Demo:
         n.say(f"settled: VIP on {', '.join(lab.vip_holders())}; client served by node-a")
 
         failover = self.FAILOVERS[args.failover]
-        for round_ in range(args.rounds):
-            what, restore_what, restore = failover(self, a)
-            t0 = time.monotonic()
-            n.step(what)
-            self.measure(what, t0, "node-b")
+        for _ in range(args.rounds):
+            restore_what, restore = failover(self, a)
+            self.measure(self.event, self.t0, "node-b")
             n.say(f"VIP now on: {', '.join(lab.vip_holders()) or 'nobody'}")
 
-            t1 = time.monotonic()
-            n.step(restore_what)
+            self.begin(restore_what)
             restore()
-            self.measure(restore_what, t1, "node-a")
+            self.measure(self.event, self.t0, "node-a")
             n.say(f"VIP now on: {', '.join(lab.vip_holders()) or 'nobody'}")
 
     def measure(self, event: str, t0: float, target: str) -> None:
@@ -257,8 +264,8 @@ def parse_duration(s: str) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--speaker", choices=("vipd", "keepalived"), default="vipd")
-    ap.add_argument("--failover", choices=tuple(Demo.FAILOVERS), default="kill-speaker",
-                    help="how the master fails (default: SIGKILL its speaker)")
+    ap.add_argument("--failover", choices=tuple(Demo.FAILOVERS), default=DEFAULT_FAILOVER,
+                    help=f"how the master fails (default: {DEFAULT_FAILOVER})")
     ap.add_argument("--advert", default="100ms", help="advert interval (default 100ms)")
     ap.add_argument("--group-size", type=int, default=2,
                     help="vipd group_size (2 enables two-node fast takeover; 0 = unknown)")
@@ -283,14 +290,7 @@ def main() -> int:
             print("demo: no vipd binary (set VIPD_BIN or build it: tools/demo.sh does); "
                   "`--speaker keepalived` runs the demo with keepalived")
             return 1
-    demo = Demo(args)
-    try:
-        return demo.run()
-    except AssertionError as e:
-        print(f"\nFAIL: {e}")
-        for label, p in getattr(demo, "speakers", {}).items():
-            print(f"---- {p.name}: {p.log} (last lines) ----\n{p.log_text()[-1500:]}")
-        return 1
+    return Demo(args).run()
 
 
 if __name__ == "__main__":

@@ -107,16 +107,19 @@ def require_vipd_or_skip() -> str:
     return path
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str,
+def wait_for(predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],
              interval: float = 0.01) -> object:
-    """Poll ``predicate`` until it returns a truthy value (returned) or raise AssertionError."""
+    """Poll ``predicate`` until it returns a truthy value (returned) or raise AssertionError.
+
+    ``what`` says what was awaited; a callable is evaluated at the deadline (for live details)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:g}s waiting for "
+                                 f"{what() if callable(what) else what}")
         time.sleep(interval)
 
 
@@ -436,7 +439,7 @@ class Poller:
                 if len(run) >= consecutive:
                     return run[0]
             return None
-        return wait_for(check, timeout, f"client to be served by {outcome} "
+        return wait_for(check, timeout, lambda: f"client to be served by {outcome} "
                         f"({consecutive} in a row); last answers: {self.tail(8)}")
 
     def tail(self, n: int = 10) -> str:
@@ -591,6 +594,7 @@ class Lab:
         self._ip("-n", ns, "link", "set", "lo", "up")
 
     def _setup(self) -> None:
+        teardown(stale_only=True, quiet=True)  # labs whose owner was SIGKILLed (ctest timeout)
         self._log(f"creating lab {self.prefix} (state in {self.dir})")
         self._add_ns(self.lan)
         self._ip("-n", self.lan, "link", "add", "br0", "type", "bridge", "forward_delay", "0",
@@ -851,7 +855,10 @@ def _delete_namespaces(namespaces: Iterable[str]) -> None:
 def keepalived_config(node: Node, priority: int, vrid: int = 51, advert: float = 0.1,
                       vips: Iterable[str] = (VIP_CIDR,), version: int = 3,
                       preempt: bool = True, unicast_peers: Iterable[str] = (),
-                      extra_instance: str = "", extra_global: str = "") -> str:
+                      extra_instance: str = "", extra_global: str = "",
+                      scripts: str = "") -> str:
+    """A keepalived.conf for ``node``. ``scripts`` (vrrp_script blocks) goes before the instance,
+    which may reference them with ``extra_instance="track_script { NAME }"``."""
     vip_lines = "\n".join(f"        {v} dev {node.iface}" for v in vips)
     peers = list(unicast_peers)
     unicast = ""
@@ -866,8 +873,9 @@ global_defs {{
     vrrp_garp_master_repeat 5
     vrrp_garp_interval 0.001
     script_user root
+    enable_script_security
 {extra_global}}}
-
+{scripts}
 vrrp_instance VI_{vrid} {{
     state BACKUP
     interface {node.iface}
@@ -916,8 +924,9 @@ checksum = "{checksum}"
 # Teardown of kept / stale labs
 # --------------------------------------------------------------------------------------------
 
-def teardown(prefix: str | None = None) -> int:
-    """Remove a kept lab (``prefix``), or every kept lab and every lab whose owner died."""
+def teardown(prefix: str | None = None, stale_only: bool = False, quiet: bool = False) -> int:
+    """Remove a kept lab (``prefix``), or every kept lab and every lab whose owner died
+    (``stale_only``: only those whose owner died without cleaning up, never kept ones)."""
     removed = 0
     for f in sorted(STATE_DIR.glob("*.json")) if STATE_DIR.exists() else []:
         try:
@@ -926,8 +935,11 @@ def teardown(prefix: str | None = None) -> int:
             continue
         if prefix and st.get("prefix") != prefix:
             continue
-        if not prefix and not st.get("keep") and _pid_alive(st.get("owner", 0)):
+        owner_alive = _pid_alive(st.get("owner", 0))
+        if not prefix and not st.get("keep") and owner_alive:
             continue  # a running test owns it
+        if stale_only and (st.get("keep") or owner_alive):
+            continue
         for pid in st.get("pids", []):
             # The pid was started by the lab; only signal it if it still lives in a lab namespace.
             try:
@@ -948,9 +960,9 @@ def teardown(prefix: str | None = None) -> int:
         _delete_namespaces(st.get("namespaces", []))
         shutil.rmtree(st.get("dir", ""), ignore_errors=True)
         f.unlink(missing_ok=True)
-        log(f"removed lab {st.get('prefix')}")
+        log(f"removed {'stale ' if stale_only else ''}lab {st.get('prefix')}")
         removed += 1
-    if not removed:
+    if not removed and not quiet:
         log("no kept or stale lab to remove" + (f" named {prefix}" if prefix else ""))
     return removed
 
