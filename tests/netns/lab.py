@@ -770,7 +770,8 @@ http {{
         iface = iface or (node.iface if node else "br0")
         file = Path(file) if file else self.dir / f"cap-{(node.name if node else 'lan')}-{len(self.procs)}.pcap"
         logf = file.with_suffix(".tcpdump.log")
-        argv = ["ip", "netns", "exec", ns, "tcpdump", "-n", "-U", "-i", iface, "-w", str(file)]
+        argv = ["ip", "netns", "exec", ns, "tcpdump", "-n", "-U", "--immediate-mode", "-i", iface,
+                "-w", str(file)]
         argv += bpf.split() if bpf else []
         cap = self._popen(argv, f"tcpdump@{ns}:{iface}", logf, Capture)
         cap.file = file
@@ -813,8 +814,24 @@ http {{
         self._ip("-n", node.ns, "link", "set", node.iface, "up")
 
     def netem(self, node: Node, *spec: str) -> None:
-        """``tc qdisc replace ... netem <spec>`` on the node's interface (e.g. "loss", "30%")."""
-        node.run("tc", "qdisc", "replace", "dev", node.iface, "root", "netem", *spec)
+        """``tc qdisc replace ... netem <spec>`` on the node's interface (e.g. "loss", "30%").
+
+        Some kernels are built without netem (CONFIG_NET_SCH_NETEM unset): check
+        ``netem_available()`` first and skip."""
+        r = node.run("tc", "qdisc", "replace", "dev", node.iface, "root", "netem", *spec,
+                     check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"netem on {node.label} failed ({r.stderr.strip()}); "
+                               f"this kernel may lack CONFIG_NET_SCH_NETEM")
+
+    def netem_available(self) -> bool:
+        """True if this kernel has the netem qdisc (tried on node C's interface, then removed)."""
+        c = self.c
+        r = c.run("tc", "qdisc", "add", "dev", c.iface, "root", "netem", "delay", "0ms",
+                  check=False)
+        if r.returncode == 0:
+            c.run("tc", "qdisc", "del", "dev", c.iface, "root", check=False)
+        return r.returncode == 0
 
 
 def _raise(msg: str):
