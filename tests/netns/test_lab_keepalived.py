@@ -35,13 +35,16 @@ def main() -> int:
             # Graceful stop of the master: keepalived sends priority 0 and removes the VIP.
             t0 = time.monotonic()
             rc = ka_a.stop(timeout=5)
+            wait_for(lambda: lab.has_vip(b, VIP), TAKEOVER_DEADLINE, "the VIP on node-b")
+            vip_moved = time.monotonic() - t0  # upper bound: polled after keepalived exited
             first_b = poller.wait_served_by("node-b", TAKEOVER_DEADLINE, since=t0)
             takeover = first_b.end - t0
             poller.wait_served_by("node-b", 5, since=first_b.end, consecutive=20)
             s = poller.summary(t0, first_b.end)
             print(f"takeover (SIGTERM keepalived on node-a → client served by node-b): "
                   f"{takeover * 1000:.0f} ms; keepalived rc {rc}; requests in between: "
-                  f"{s['counts']} (failed fast {s['failed_fast']}, hung {s['hung']})")
+                  f"{s['counts']} (failed fast {s['failed_fast']}, hung {s['hung']}); "
+                  f"VIP seen on node-b after {vip_moved * 1000:.0f} ms")
             assert not lab.has_vip(a, VIP), "node-a kept the VIP after keepalived stopped"
             assert lab.vip_holders() == ["node-b"], f"VIP on {lab.vip_holders()}, want node-b"
 
