@@ -203,6 +203,14 @@ class Proc:
             log(f"{self.name} (pid {self.pid}) still not reaped after SIGKILL")
             return None
 
+    def terminate(self) -> None:
+        """SIGTERM the leader without waiting (then ``wait_exit``)."""
+        self.signal(signal.SIGTERM)
+
+    def wait_exit(self, timeout: float = 10.0) -> int | None:
+        """Wait for the leader to exit, SIGKILL the group on deadline, reap; returns rc."""
+        return self._finish(timeout)
+
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM the leader (graceful stop), wait up to ``timeout``, then SIGKILL. Returns rc."""
         self.signal(signal.SIGTERM)
