@@ -16,8 +16,11 @@ tools/install-deps.sh
 need_vipd=1
 case " $* " in *" --speaker keepalived "*|*" --speaker=keepalived "*) need_vipd=0 ;; esac
 if [ "$need_vipd" = 1 ]; then
-  cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release
-  cmake --build build-demo -j"$(nproc)" --target vipd
+  if ! { cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release &&
+         cmake --build build-demo -j"$(nproc)" --target vipd; }; then
+    echo "demo.sh: building vipd failed (above); '$0 --speaker keepalived' runs the demo with keepalived" >&2
+    exit 1
+  fi
   export VIPD_BIN="$PWD/build-demo/vipd"
 fi
 exec python3 tools/demo.py "$@"
