@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO / "tests" / "netns"))
 import lab as labmod  # noqa: E402
 from lab import VIP, VIP_CIDR, Lab, keepalived_config, vipd_config, wait_for  # noqa: E402
 
+API = "127.0.0.1:9555"  # vipd's /status, /metrics inside each node's namespace
 STEADY = 50             # answers in a row from one node = "settled" (0.5 s at 10 ms)
 TAKEOVER_DEADLINE = 10  # s; generous: the demo is about showing the number, not judging it
 LOG_INTERESTING = re.compile(r"state|MASTER|BACKUP|FAULT", re.IGNORECASE)
@@ -131,7 +132,8 @@ class Demo:
             extra = (f'[[check]]\nname = "nginx-pid"\ntype = "pid"\n'
                      f'pidfile = "{self.nginx[node.name].pidfile}"\n')
         return vipd_config(node, priority, advert=self.args.advert, group_size=self.args.group_size,
-                           checksum=self.args.checksum, extra_instance=extra_i, extra=extra)
+                           checksum=self.args.checksum, api_listen=API, extra_instance=extra_i,
+                           extra=extra)
 
     def start_speaker(self, node, priority: int):
         if self.speaker == "keepalived":
@@ -244,12 +246,16 @@ class Demo:
     def explain_keep(self) -> None:
         lab = self.lab
         me = os.path.relpath(__file__)
+        api = ""
+        if self.speaker == "vipd":
+            api = (f"\n  ip netns exec {lab.a.ns} {os.environ['VIPD_BIN']} status --url http://{API}"
+                   f"\n  ip netns exec {lab.b.ns} curl -s http://{API}/metrics | grep vipd_vrrp_state")
         print(f"""
 The lab is still running ({lab.prefix}). Explore:
   ip netns exec {lab.c.ns} curl http://{VIP}/
   ip -n {lab.a.ns} -br addr; ip -n {lab.b.ns} -br addr
   ip netns exec {lab.lan} tcpdump -ni br0 vrrp
-  tail -f {' '.join(str(p.log) for p in self.speakers.values())}
+  tail -f {' '.join(str(p.log) for p in self.speakers.values())}{api}
 Tear it down:
   {me} --teardown {lab.prefix}""")
 

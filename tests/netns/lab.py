@@ -224,6 +224,12 @@ class Proc:
     def wait(self, timeout: float) -> int:
         return self.popen.wait(timeout=timeout)
 
+    def expect_alive(self) -> None:
+        """Raise AssertionError (with the log's tail) if the process has exited."""
+        if not self.alive():
+            raise AssertionError(f"{self.name} (pid {self.pid}) exited with rc {self.returncode}:"
+                                 f"\n{self.log_text()[-2000:]}")
+
     def log_text(self) -> str:
         if not self.log or not self.log.exists():
             return ""
@@ -324,6 +330,17 @@ class Node:
         if r.returncode != 0:
             return 0, f"curl rc {r.returncode}"
         return int(code or 0), body
+
+    def http_json(self, url: str, timeout: float = 1.0):
+        """GET ``url`` inside the node (e.g. vipd's http://127.0.0.1:9555/status) and parse JSON;
+        None unless it answers 200 with valid JSON."""
+        status, body = self.http_get(url, timeout)
+        if status != 200:
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -706,7 +723,7 @@ http {{
     default_type text/plain;
     keepalive_timeout 5s;
     server {{
-        listen 0.0.0.0:80 reuseport;
+        listen 0.0.0.0:80;
         location = /healthz {{
             if (-f {prefix}/unhealthy) {{ return 503 "unhealthy {node.label}\\n"; }}
             return 200 "ok {node.label}\\n";
