@@ -118,7 +118,7 @@ std::vector<std::uint8_t> encode(const Advertisement& advert, const IpEnvelope& 
   if (v2) {
     // RFC 3768 §5.3.7: Adver Int is whole seconds, 8 bits.
     if (advert.family != Family::V4) precondition("VRRPv2 is IPv4 only");
-    if (cs % 100 != 0 || cs < 100 || cs > 255 * 100)
+    if (cs % 100 != 0 || cs < 100 || cs > std::int64_t{255} * 100)
       precondition("v2 interval must be whole seconds 1..255");
     if (advert.auth_type != AuthType::None && advert.auth_type != AuthType::SimplePassword)
       precondition("v2 auth type must be none or simple password");
