@@ -1,5 +1,4 @@
-// VRRP advertisement: the host-order value type and the pure packet codec (RFC 9568 §5, RFC 3768
-// §5).
+// VRRP advertisement: host-order value type and pure packet codec (RFC 9568 §5, RFC 3768 §5).
 #pragma once
 
 #include <array>
@@ -74,7 +73,8 @@ struct IpEnvelope {
 /// Encodes to wire bytes (the VRRP message only, no IP header). The v3 checksum is computed in
 /// `mode`; v2 ignores the mode. Preconditions (checked, throw std::invalid_argument): version 2 or
 /// 3; v3 interval 1..4095 cs; v2 interval a whole number of seconds 1..255; v2 is IPv4 only;
-/// 1..255 addresses, all of `family`.
+/// 1..255 addresses, all of `family`; v2 auth type None or SimplePassword; both envelope
+/// addresses of `family`. v2 with AuthType::None sends zero authentication data.
 std::vector<std::uint8_t> encode(const Advertisement& advert, const IpEnvelope& envelope,
                                  ChecksumMode mode);
 
@@ -90,7 +90,8 @@ struct DecodeExpectations {
 struct Decoded {
   Advertisement advert;
   /// Which checksum mode verified. For v3/IPv4 this may differ from the preferred mode: the
-  /// agent accepts the packet and counts the mismatch so the operator sees it.
+  /// agent accepts the packet and counts the mismatch so the operator sees it. v2 and IPv6 have
+  /// one checksum form only and report the preferred mode (there is no mismatch to count).
   ChecksumMode verified_with = ChecksumMode::Rfc9568;
 };
 
@@ -101,8 +102,11 @@ struct DecodeResult {
 };
 
 /// Decodes and validates a VRRP message (the bytes after the IP header) per RFC-CHECKLIST
-/// §4.1–4.3, in this order: length, version, type, checksum, interval, address count, family,
-/// v2 authentication. Trailing bytes beyond the message (Ethernet padding) are ignored.
+/// §4.1–4.3, in this order: length of the fixed 8-byte header, version, type, length of the whole
+/// message (8 + count × address size, + 8 for v2), checksum, interval, address count, family,
+/// v2 authentication. The address size comes from the envelope's family (v2: always 4). Trailing
+/// bytes (Ethernet padding) are ignored: the checksum covers exactly the message. Reserved bits
+/// are ignored; v2 authentication data is reported as zeros when the type is None.
 DecodeResult decode(std::span<const std::uint8_t> bytes, const IpEnvelope& envelope,
                     const DecodeExpectations& expect);
 
