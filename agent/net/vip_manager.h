@@ -7,6 +7,10 @@
 
 #include "vrrp/ip_address.h"
 
+// libnl-3's socket, declared at global scope: without this, `struct nl_sock*` inside the class
+// would declare a different type, vipd::net::nl_sock.
+struct nl_sock;
+
 namespace vipd::net {
 
 struct VipOpResult {
