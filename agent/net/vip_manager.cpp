@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -112,7 +113,6 @@ VipManager::VipManager() {
   const int on = 1;
   ::setsockopt(nl_socket_get_fd(sk.get()), SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on);
   nl_socket_set_nonblocking(sk.get());
-  nl_socket_enable_msg_peek(sk.get());
   sock_ = sk.release();
 }
 
@@ -122,12 +122,10 @@ namespace {
 
 // Reads and throws away anything left on the socket (replies of an earlier, timed-out batch).
 void drain(nl_sock* sk) {
+  std::array<std::uint8_t, 8192> buf{};
   for (;;) {
-    sockaddr_nl nla{};
-    unsigned char* buf = nullptr;
-    const int n = nl_recv(sk, &nla, &buf, nullptr);
-    free(buf);
-    if (n <= 0 && n != -NLE_NOMEM) return;
+    const auto n = ::recv(nl_socket_get_fd(sk), buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n < 0 && errno != ENOBUFS && errno != EINTR) return;  // EAGAIN: empty
   }
 }
 
@@ -173,39 +171,51 @@ bool run_window(nl_sock* sk, bool add, int ifindex, std::span<const vrrp::IpPref
     return true;
   }
 
+  // Each ACK is its own datagram, so read them kAcksPerRead at a time with recvmmsg instead of
+  // one recvmsg (plus a MSG_PEEK) per VIP.
+  constexpr std::size_t kAcksPerRead = 64;
+  constexpr std::size_t kAckBuf = 512;  // an ACK or error is 36 bytes with NETLINK_CAP_ACK
+  std::vector<std::uint8_t> bufs(kAcksPerRead * kAckBuf);
+  std::array<iovec, kAcksPerRead> iov{};
+  std::array<mmsghdr, kAcksPerRead> mm{};
+  const int fd = nl_socket_get_fd(sk);
   std::size_t outstanding = vips.size();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAckTimeoutMs);
   while (outstanding > 0) {
-    sockaddr_nl nla{};
-    unsigned char* buf = nullptr;
-    const int n = nl_recv(sk, &nla, &buf, nullptr);
-    if (n == -NLE_NOMEM) {  // ENOBUFS: the kernel dropped some of our ACKs
-      free(buf);
+    for (std::size_t i = 0; i < kAcksPerRead; ++i) {
+      iov[i] = iovec{bufs.data() + i * kAckBuf, kAckBuf};
+      mm[i] = mmsghdr{};
+      mm[i].msg_hdr.msg_iov = &iov[i];
+      mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int got = ::recvmmsg(fd, mm.data(), kAcksPerRead, MSG_DONTWAIT, nullptr);
+    if (got < 0 && errno == ENOBUFS) {  // the kernel dropped some of our ACKs
       drain(sk);
       return false;
     }
-    if (n <= 0) {
-      free(buf);
+    if (got <= 0) {
+      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
-      pollfd p{nl_socket_get_fd(sk), POLLIN, 0};
+      pollfd p{fd, POLLIN, 0};
       ::poll(&p, 1, static_cast<int>(left.count()));
       continue;
     }
-    auto* h = reinterpret_cast<nlmsghdr*>(buf);
-    int remaining = n;
-    for (; nlmsg_ok(h, remaining); h = nlmsg_next(h, &remaining)) {
-      if (h->nlmsg_type != NLMSG_ERROR) continue;
-      const unsigned idx = h->nlmsg_seq - first_seq;
-      if (h->nlmsg_seq < first_seq || idx >= vips.size() || !pending[idx]) continue;
-      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) continue;
-      const auto* e = static_cast<const nlmsgerr*>(nlmsg_data(h));
-      settle(results[idx], add, ifindex, e->error);
-      pending[idx] = false;
-      --outstanding;
+    for (int m = 0; m < got; ++m) {
+      auto* h = reinterpret_cast<nlmsghdr*>(bufs.data() + static_cast<std::size_t>(m) * kAckBuf);
+      int remaining = static_cast<int>(mm[static_cast<std::size_t>(m)].msg_len);
+      for (; nlmsg_ok(h, remaining); h = nlmsg_next(h, &remaining)) {
+        if (h->nlmsg_type != NLMSG_ERROR) continue;
+        const unsigned idx = h->nlmsg_seq - first_seq;
+        if (h->nlmsg_seq < first_seq || idx >= vips.size() || !pending[idx]) continue;
+        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) continue;
+        const auto* e = static_cast<const nlmsgerr*>(nlmsg_data(h));
+        settle(results[idx], add, ifindex, e->error);
+        pending[idx] = false;
+        --outstanding;
+      }
     }
-    free(buf);
   }
   return true;
 }

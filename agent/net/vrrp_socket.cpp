@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -116,9 +118,27 @@ int VrrpSocket::send(std::span<const std::uint8_t> payload, const vrrp::IpAddres
   return n == static_cast<ssize_t>(payload.size()) ? 0 : EMSGSIZE;
 }
 
+bool parse_ipv4_datagram(std::span<const std::uint8_t> d, ReceivedPacket& p) {
+  p.payload.clear();
+  if (d.size() < 20 || (d[0] >> 4) != 4) return false;
+  const std::size_t ihl = static_cast<std::size_t>(d[0] & 0x0f) * 4;
+  const std::size_t total = (std::size_t{d[2]} << 8) | d[3];
+  if (ihl < 20 || ihl > d.size() || total < ihl) return false;
+  p.ttl = d[8];
+  p.source = from_in_addr(&d[12]);
+  p.destination = from_in_addr(&d[16]);
+  // Bytes past the IP total length (link-layer padding) are ignored; a datagram shorter than
+  // its own total length was truncated and is malformed.
+  if (total > d.size()) return false;
+  p.payload.assign(d.begin() + static_cast<std::ptrdiff_t>(ihl),
+                   d.begin() + static_cast<std::ptrdiff_t>(total));
+  return true;
+}
+
 std::optional<ReceivedPacket> VrrpSocket::receive() {
-  // Largest possible IPv4 datagram; VRRP adverts are far smaller but a peer may send junk.
-  std::vector<std::uint8_t> buf(65535);
+  // An IPv4 VRRP advert is at most 20 + 60 (options) + 8 + 255 * 4 bytes; anything larger is
+  // not an advert and comes back truncated (MSG_TRUNC), hence malformed.
+  std::array<std::uint8_t, 2048> buf{};
   sockaddr_in from{};
   iovec iov{buf.data(), buf.size()};
   alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in_pktinfo)) + 64] = {};
@@ -131,36 +151,24 @@ std::optional<ReceivedPacket> VrrpSocket::receive() {
   msg.msg_controllen = sizeof control;
   ssize_t n = 0;
   do {
-    n = ::recvmsg(fd_, &msg, MSG_DONTWAIT);
+    n = ::recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_TRUNC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return std::nullopt;  // EAGAIN (nothing queued) or a transient error
 
   ReceivedPacket p;
   p.ifindex = ifindex_;
+  p.source = from_in_addr(&from.sin_addr);
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
       in_pktinfo pi{};
       std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
       p.ifindex = pi.ipi_ifindex;
-      p.destination = from_in_addr(&pi.ipi_addr);  // overwritten by the header below
+      p.destination = from_in_addr(&pi.ipi_addr);
     }
   }
-  p.source = from_in_addr(&from.sin_addr);
-
-  // A raw IPv4 socket hands over the IP header first (DEPS.md §5).
-  const auto len = static_cast<std::size_t>(n);
-  if (len < 20 || (buf[0] >> 4) != 4) return p;  // malformed: empty payload, caller counts it
-  const std::size_t ihl = static_cast<std::size_t>(buf[0] & 0x0f) * 4;
-  const std::size_t total = (std::size_t{buf[2]} << 8) | buf[3];
-  if (ihl < 20 || ihl > len || total < ihl) return p;
-  p.ttl = buf[8];
-  p.source = from_in_addr(&buf[12]);
-  p.destination = from_in_addr(&buf[16]);
-  // Bytes past the IP total length (link-layer padding) are ignored; a datagram shorter than
-  // its own total length was truncated and is malformed.
-  if (total > len) return p;
-  p.payload.assign(buf.begin() + static_cast<std::ptrdiff_t>(ihl),
-                   buf.begin() + static_cast<std::ptrdiff_t>(total));
+  // With MSG_TRUNC, n is the datagram's real length even when it did not fit.
+  if (static_cast<std::size_t>(n) > buf.size()) return p;  // oversized: malformed, empty payload
+  parse_ipv4_datagram(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)), p);
   return p;
 }
 

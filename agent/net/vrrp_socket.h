@@ -19,6 +19,12 @@ struct ReceivedPacket {
   std::vector<std::uint8_t> payload;  // the VRRP message (the IP header stripped)
 };
 
+/// Parses an IPv4 datagram as a raw socket hands it over (IP header first) into `packet`'s
+/// source, destination, ttl and payload. Bytes beyond the IP total length are ignored. Returns
+/// false, leaving the payload empty, when the header is malformed or the datagram is shorter than
+/// its total length. Pure; VrrpSocket::receive uses it.
+bool parse_ipv4_datagram(std::span<const std::uint8_t> datagram, ReceivedPacket& packet);
+
 /// One raw socket per interface (shared by all instances on it). Multicast mode joins
 /// 224.0.0.18 on the interface; sends go out with TTL 255 and TOS 0xc0 (internetwork control).
 /// Unicast mode sends to each peer and receives from anyone; the agent filters on the peer list.

@@ -4,6 +4,7 @@
 
 #include "net/garp.h"
 #include "net/interface.h"
+#include "net/vrrp_socket.h"
 
 using vipd::net::garp_frame;
 using vipd::vrrp::IpAddress;
@@ -49,4 +50,55 @@ TEST_CASE("lookup_interface explains a missing interface", "[net]") {
 TEST_CASE("has_capability rejects numbers that are not capabilities", "[net]") {
   CHECK_FALSE(vipd::net::has_capability(-1));
   CHECK_FALSE(vipd::net::has_capability(4096));
+}
+
+TEST_CASE("parse_ipv4_datagram: header fields, payload and malformed input", "[net][vrrp_socket]") {
+  using vipd::net::parse_ipv4_datagram;
+  using vipd::net::ReceivedPacket;
+  // 20-byte header: version 4, ihl 5, tos 0xc0, total 28, ttl 255, proto 112,
+  // 198.18.7.1 -> 224.0.0.18; then an 8-byte payload.
+  std::vector<std::uint8_t> d{0x45, 0xc0, 0x00, 28,   0,    0,    0x40, 0,   255, 112,
+                              0,    0,    198,  18,   7,    1,    224,  0,   0,   18,
+                              0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0xab, 0xcd};
+  ReceivedPacket p;
+  REQUIRE(parse_ipv4_datagram(d, p));
+  CHECK(p.ttl == 255);
+  CHECK(p.source == IpAddress::v4(std::array<std::uint8_t, 4>{198, 18, 7, 1}));
+  CHECK(p.destination == IpAddress::v4(std::array<std::uint8_t, 4>{224, 0, 0, 18}));
+  CHECK(p.payload == std::vector<std::uint8_t>(d.begin() + 20, d.end()));
+
+  SECTION("trailing bytes beyond the total length are ignored") {
+    auto padded = d;
+    padded.insert(padded.end(), {0, 0, 0, 0});
+    REQUIRE(parse_ipv4_datagram(padded, p));
+    CHECK(p.payload.size() == 8);
+  }
+  SECTION("IP options: the payload starts after ihl*4 bytes") {
+    auto opt = d;
+    opt[0] = 0x46;
+    opt[3] = 32;
+    opt.insert(opt.begin() + 20, {1, 1, 1, 0});  // NOP NOP NOP EOL
+    REQUIRE(parse_ipv4_datagram(opt, p));
+    CHECK(p.payload == std::vector<std::uint8_t>(d.begin() + 20, d.end()));
+  }
+  SECTION("malformed: empty payload, false") {
+    auto truncated = d;
+    truncated.resize(24);  // shorter than its total length
+    auto bad_ihl = d;
+    bad_ihl[0] = 0x44;  // ihl 16 bytes < 20
+    auto long_ihl = d;
+    long_ihl[0] = 0x4f;  // 60-byte header > datagram
+    auto v6 = d;
+    v6[0] = 0x65;
+    auto total_lt_ihl = d;
+    total_lt_ihl[3] = 12;
+    for (const auto* bad : {&truncated, &bad_ihl, &long_ihl, &v6, &total_lt_ihl}) {
+      ReceivedPacket q;
+      q.payload = {1, 2, 3};
+      CHECK_FALSE(parse_ipv4_datagram(*bad, q));
+      CHECK(q.payload.empty());
+    }
+    ReceivedPacket q;
+    CHECK_FALSE(parse_ipv4_datagram(std::span<const std::uint8_t>(d.data(), 19), q));
+  }
 }
