@@ -516,3 +516,31 @@ TEST_CASE("GarpSender: both GARP forms reach the peer and update its neighbour e
   // IPv6 VIPs are skipped (unsolicited NA comes later).
   CHECK(g.announce(std::vector<IpAddress>{ip("2001:db8::1")}) == 0);
 }
+
+TEST_CASE("NetlinkWatcher asks for a resync when the kernel dropped events", "[netns]") {
+  Lab lab;
+  std::size_t addr_events = 0;
+  int resyncs = 0;
+  vipd::net::NetlinkWatcher w(
+      {nullptr, [&](const vipd::net::AddressEvent&) { ++addr_events; }, [&] { ++resyncs; }});
+  // Shrink the 4 MiB buffer the watcher set, so a burst overruns it (ENOBUFS -> NLE_NOMEM).
+  const int small = 4096;
+  REQUIRE(::setsockopt(w.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+  vipd::net::VipManager vm;
+  std::vector<IpPrefix> vips;
+  for (std::uint32_t i = 0; i < 300; ++i)
+    vips.push_back(IpPrefix{IpAddress::v4((198U << 24) | (18U << 16) | (100U << 8) + i), 32});
+  const auto added = vm.add(lab.va(), vips);
+  REQUIRE(std::all_of(added.begin(), added.end(), [](const auto& r) { return r.ok; }));
+  REQUIRE(wait_readable(w.fd(), 1000));
+  w.dispatch();
+  CHECK(resyncs == 1);
+  CHECK(addr_events < 300);
+  // The socket keeps working after the overrun.
+  addr_events = 0;
+  run("ip addr add 198.18.7.61/32 dev va");
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  while (addr_events == 0 && Clock::now() < deadline)
+    if (wait_readable(w.fd(), 50)) w.dispatch();
+  CHECK(addr_events == 1);
+}
