@@ -52,6 +52,11 @@ void scan_addr(nl_object* obj, void* arg) {
 
 std::optional<InterfaceInfo> lookup_interface(const std::string& name, std::string& error,
                                               const std::vector<vrrp::IpAddress>& exclude) {
+  if (name.empty() || name.size() >= IFNAMSIZ) {
+    error = "interface name '" + name + "' is not valid (1 to " + std::to_string(IFNAMSIZ - 1) +
+            " characters; ip -br link lists the interfaces)";
+    return std::nullopt;
+  }
   std::unique_ptr<nl_sock, SockDel> sk(nl_socket_alloc());
   if (!sk) {
     error = "cannot allocate a netlink socket (out of memory)";

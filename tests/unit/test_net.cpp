@@ -102,3 +102,13 @@ TEST_CASE("parse_ipv4_datagram: header fields, payload and malformed input", "[n
     CHECK_FALSE(parse_ipv4_datagram(std::span<const std::uint8_t>(d.data(), 19), q));
   }
 }
+
+TEST_CASE("lookup_interface rejects names the kernel cannot have", "[net]") {
+  std::string error;
+  CHECK_FALSE(vipd::net::lookup_interface("averyveryverylongname0", error).has_value());
+  CHECK(error ==
+        "interface name 'averyveryverylongname0' is not valid (1 to 15 characters; ip -br link "
+        "lists the interfaces)");
+  CHECK_FALSE(vipd::net::lookup_interface("", error).has_value());
+  CHECK(error.find("is not valid") != std::string::npos);
+}
