@@ -44,7 +44,9 @@ class NetlinkWatcher {
   NetlinkWatcher& operator=(const NetlinkWatcher&) = delete;
 
   [[nodiscard]] int fd() const;
-  /// Reads and dispatches every queued notification.
+  /// Reads and dispatches every queued notification (at most 4,096 reads per call, so a flood
+  /// cannot hold the event loop; the fd then stays readable). Handlers run after the reads, never
+  /// from inside libnl. The agent's own VIP changes come back as events too.
   void dispatch();
 
  private:
