@@ -31,16 +31,16 @@ struct Diagnostic {
 };
 
 struct Agent {
-  std::string node_name;                     // default: hostname
-  std::string api_listen = "127.0.0.1:9555"; // "" disables the listener
-  std::string log_level = "info";            // trace|debug|info|warn|error
+  std::string node_name;                      // default: hostname
+  std::string api_listen = "127.0.0.1:9555";  // "" disables the listener
+  std::string log_level = "info";             // trace|debug|info|warn|error
 };
 
 struct Garp {
-  int repeat = 5;                       // frames per burst (each burst sends request + reply form)
-  Millis interval{10};                  // between frames of a burst
-  Millis second_burst_after{5000};      // 0 = no second burst
-  Millis refresh{0};                    // 0 = no periodic refresh
+  int repeat = 5;                   // frames per burst (each burst sends request + reply form)
+  Millis interval{10};              // between frames of a burst
+  Millis second_burst_after{5000};  // 0 = no second burst
+  Millis refresh{0};                // 0 = no periodic refresh
 };
 
 struct Track {
@@ -61,6 +61,7 @@ struct Instance {
   Millis preempt_delay{0};
   bool fast_preempt = true;  // extension, DESIGN.md §4
   std::vector<vrrp::IpPrefix> vips;
+  vrrp::Family family = vrrp::Family::V4;  // of the VIPs (and peers): one family per instance
   std::vector<vrrp::IpAddress> unicast_peers;
   std::optional<vrrp::IpAddress> unicast_src;
   vrrp::ChecksumMode checksum = vrrp::ChecksumMode::Rfc9568;
@@ -106,8 +107,8 @@ struct Config {
 };
 
 struct LoadResult {
-  std::optional<Config> config;          // set when there are no errors (warnings allowed)
-  std::vector<Diagnostic> diagnostics;   // every problem found, errors and warnings
+  std::optional<Config> config;         // set when there are no errors (warnings allowed)
+  std::vector<Diagnostic> diagnostics;  // every problem found, errors and warnings
   [[nodiscard]] bool ok() const { return config.has_value(); }
 };
 
