@@ -87,7 +87,7 @@ const toml::array* array_of_tables(const toml::table& root, std::string_view key
 LoadResult load_table(const toml::table& root, std::string path, detail::Diags& diags) {
   Config cfg;
   cfg.path = std::move(path);
-  detail::TableReader top(root, "the top level", diags);
+  detail::TableReader top(root, "the top-level table", diags);
   top.reject_unknown({"agent", "instance", "check"});
   read_agent(root, cfg, diags);
   // Checks first, so that instances can resolve their `track` entries.
