@@ -99,8 +99,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string suggest(std::string_view word, const std::vector<std::string_view>& candidates) {
-  // Plausible typo: at most 1 edit for short words, 2 for 5+ characters, 3 for 10+.
-  const std::size_t limit = word.size() >= 10 ? 3 : word.size() >= 5 ? 2 : 1;
+  // Plausible typo: at most 1 edit for 3..4 characters, 2 for 5+, 3 for 10+; none for 1..2
+  // characters (any word is one or two edits away from them).
+  const std::size_t limit = word.size() >= 10 ? 3 : word.size() >= 5 ? 2 : word.size() >= 3 ? 1 : 0;
+  if (limit == 0) return {};
   std::string_view best;
   std::size_t best_distance = limit + 1;
   for (const auto candidate : candidates) {

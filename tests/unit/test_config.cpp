@@ -158,7 +158,7 @@ pidfile = "/run/nginx.pid"
 TEST_CASE("config: defaults", "[config]") {
   const auto r = load(
       "[[instance]]\nname = \"v6\"\ninterface = \"eth0\"\nvrid = 7\n"
-      "vips = [\"2001:db8::100/64\"]\nunicast_peers = [\"2001:db8::2\"]\n"
+      "vips = [\"2001:db8::100/64\"]\nunicast_peers = [\"2001:db8::2\"]\nfast_preempt = false\n"
       "[instance.garp]\nrepeat = 2\n"
       "[[check]]\nname = \"h\"\ntype = \"http\"\nurl = \"https://x/\"\n"
       "interval = \"300ms\"\n");
@@ -172,6 +172,8 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK(in.version == 3);
   CHECK(in.advert_interval == Millis{1000});
   CHECK(in.family == vipd::vrrp::Family::V6);
+  CHECK(!in.fast_preempt);
+  CHECK(in.preempt);
   CHECK(in.checksum == vipd::vrrp::ChecksumMode::Rfc9568);
   CHECK(in.garp.repeat == 2);  // from the [instance.garp] sub-table
   CHECK(in.garp.interval == Millis{10});
@@ -181,7 +183,7 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK(c.expect_status == std::vector<int>{200});
   CHECK(c.timeout == Millis{300});  // default timeout: the interval, at most 1s
   // The check is not tracked: a warning, not an error.
-  CHECK(has(r, 10, 8, "check 'h' is not tracked", kWarning));
+  CHECK(has(r, 11, 8, "check 'h' is not tracked", kWarning));
 }
 
 TEST_CASE("config: the packaged example loads with no diagnostics", "[config]") {
