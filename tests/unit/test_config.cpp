@@ -436,6 +436,12 @@ TEST_CASE("config: tracking", "[config]") {
     CHECK(has(r, 16, 60, "'track[2]' must be a table"));
     CHECK(has(r, 16, 95, "'weight' must be -254..254, got 300"));
   }
+  SECTION("no suggestion for a very short name") {
+    const auto r = load(checks + instance("[{ check = \"x\" }]"));
+    INFO(dump(r));
+    CHECK(has(r, 16, 20, "track refers to check 'x', which no [[check]] defines"));
+    for (const auto& d : r.diagnostics) CHECK(d.message.find("did you mean") == std::string::npos);
+  }
   SECTION("duplicate check names") {
     const auto r = load(checks + "[[check]]\nname = \"slow\"\ntype = \"pid\"\npidfile = \"/p\"\n");
     INFO(dump(r));
