@@ -437,9 +437,11 @@ TEST_CASE("config: tracking", "[config]") {
     CHECK(has(r, 16, 95, "'weight' must be -254..254, got 300"));
   }
   SECTION("no suggestion for a very short name") {
-    const auto r = load(checks + instance("[{ check = \"x\" }]"));
+    // 'x' is one edit away from the check 'y': still no suggestion.
+    const auto r = load(checks + "[[check]]\nname = \"y\"\ntype = \"pid\"\npidfile = \"/p\"\n" +
+                        instance("[{ check = \"x\" }]"));
     INFO(dump(r));
-    CHECK(has(r, 16, 20, "track refers to check 'x', which no [[check]] defines"));
+    CHECK(has(r, 20, 20, "track refers to check 'x', which no [[check]] defines"));
     for (const auto& d : r.diagnostics) CHECK(d.message.find("did you mean") == std::string::npos);
   }
   SECTION("duplicate check names") {
