@@ -40,9 +40,9 @@ std::string_view to_string(Reason reason);
 /// Everything the state machine needs to know about its instance. Validated by the config layer.
 struct InstanceParams {
   std::uint8_t vrid = 1;
-  std::uint8_t version = 3;          // 3 or 2
-  std::uint8_t priority = 100;       // base priority, 1..255 (255 = address owner)
-  Centiseconds advert_interval{100}; // our Advertisement_Interval
+  std::uint8_t version = 3;           // 3 or 2
+  std::uint8_t priority = 100;        // base priority, 1..255 (255 = address owner)
+  Centiseconds advert_interval{100};  // our Advertisement_Interval
   bool preempt = true;
   /// Vendor extension (keepalived preempt_delay): after start-up, a Backup does not preempt a
   /// lower-priority master until this much time has passed.
@@ -114,7 +114,8 @@ struct StateChanged {
   State from = State::Init;
   State to = State::Init;
   Reason reason = Reason::Startup;
-  std::string explanation;  // e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
+  std::string
+      explanation;  // e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
 };
 /// Something an operator should see in the log, rate-limited by the agent: interval adopted,
 /// address-list mismatch, another owner on the link, two masters seen by a two-node group...
@@ -125,9 +126,9 @@ struct Notice {
 };
 }  // namespace action
 
-using Action = std::variant<action::SendAdvert, action::ArmTimer, action::CancelTimer,
-                            action::AcquireVips, action::ReleaseVips, action::Announce,
-                            action::StateChanged, action::Notice>;
+using Action =
+    std::variant<action::SendAdvert, action::ArmTimer, action::CancelTimer, action::AcquireVips,
+                 action::ReleaseVips, action::Announce, action::StateChanged, action::Notice>;
 using Actions = std::vector<Action>;
 
 /// What the current master looks like from here (for /status and logs).
@@ -173,6 +174,30 @@ class StateMachine {
   std::string last_explanation_;
   std::optional<event::FaultRaised> fault_;
   std::optional<TimePoint> master_down_deadline_;
+  std::optional<TimePoint> adver_deadline_;
+  /// Why the armed Master_Down_Timer will fire, for the reason of the takeover: the master
+  /// resigned (priority 0), or we are preempting a lower-priority master; else it went silent.
+  Reason pending_takeover_ = Reason::MasterDown;
+
+  void on(const event::Startup&, TimePoint now, Actions& out);
+  void on(const event::Shutdown&, TimePoint now, Actions& out);
+  void on(const event::AdvertReceived&, TimePoint now, Actions& out);
+  void on(const event::MasterDownTimerExpired&, TimePoint now, Actions& out);
+  void on(const event::AdverTimerExpired&, TimePoint now, Actions& out);
+  void on(const event::PriorityChanged&, TimePoint now, Actions& out);
+  void on(const event::FaultRaised&, TimePoint now, Actions& out);
+  void on(const event::FaultCleared&, TimePoint now, Actions& out);
+
+  void backup_receive(const event::AdvertReceived& received, TimePoint now, Actions& out);
+  void master_receive(const event::AdvertReceived& received, TimePoint now, Actions& out);
+  void become_master(Reason reason, std::string explanation, TimePoint now, Actions& out);
+  void become_backup(Reason reason, std::string explanation, TimePoint now, Actions& out);
+  void send_advert(std::uint8_t priority, TimePoint now, Actions& out);
+  void arm_master_down(TimePoint deadline, Actions& out);
+  void transition(State to, Reason reason, std::string explanation, TimePoint now, Actions& out);
+  void record_master(const event::AdvertReceived& received, TimePoint now);
+  [[nodiscard]] bool owner() const { return params_.priority == 255; }
+  [[nodiscard]] bool may_preempt(TimePoint now) const;
 };
 
 }  // namespace vipd::vrrp
