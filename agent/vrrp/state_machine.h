@@ -114,8 +114,8 @@ struct StateChanged {
   State from = State::Init;
   State to = State::Init;
   Reason reason = Reason::Startup;
-  std::string
-      explanation;  // e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
+  /// e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
+  std::string explanation;
 };
 /// Something an operator should see in the log, rate-limited by the agent: interval adopted,
 /// address-list mismatch, another owner on the link, two masters seen by a two-node group...
