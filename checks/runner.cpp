@@ -101,7 +101,7 @@ struct Runner::Impl {
       // Re-evaluate every interval as a safety net (and to count `rise`), at once when the
       // process exits (pidfd POLLIN) or the pidfile changes (inotify), and when a grace ends.
       auto deadline = t0 + (tr == Transition::Pending ? edge : c.interval);
-      if (const auto g = watch.grace_deadline()) deadline = std::min(deadline, *g);
+      if (const auto g = watch.grace_deadline(); g && *g > t0) deadline = std::min(deadline, *g);
       for (;;) {
         pollfd p[3] = {
             {stop_fd, POLLIN, 0}, {watch.inotify_fd(), POLLIN, 0}, {watch.pidfd(), POLLIN, 0}};

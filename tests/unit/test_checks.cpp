@@ -730,6 +730,10 @@ TEST_CASE("runner: pid check goes down on process exit without polling", "[check
     CHECK(
         rec.at(static_cast<std::size_t>(down)).u.error->find("does not hold a PID: 'not-a-pid'") !=
         std::string::npos);
+    // Down after the grace is a state, not a loop: no re-evaluation until something changes.
+    const auto after = rec.size();
+    std::this_thread::sleep_for(milliseconds(100));
+    CHECK(rec.size() - after <= 1);
     kill_and_reap(a);
   }
   const auto t0 = Clock::now();
