@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -77,13 +78,13 @@ struct TestServer {
 struct SilentServer {
   int fd = -1;
   int port = 0;
-  SilentServer() {
+  explicit SilentServer(int backlog = 16) {
     fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
+    REQUIRE(::listen(fd, backlog) == 0);
     socklen_t len = sizeof a;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
     port = ntohs(a.sin_port);
@@ -350,6 +351,72 @@ TEST_CASE("http: a server that never answers times out within timeout + slack", 
     CHECK(took >= t - 5);
     CHECK(took < t + 150);
   }
+}
+
+TEST_CASE("http: a full accept queue is a connect timeout", "[checks][http]") {
+  // listen(0) queues one connection; once the queue is full the kernel drops further SYNs, so a
+  // connect hangs until the client's connect timeout (not cpp-httplib's 300 s default).
+  SilentServer full(0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(full.port));
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(fd);
+  }
+  std::this_thread::sleep_for(milliseconds(20));  // let the handshakes of the fillers complete
+  auto c = make_check(config::CheckType::Http);
+  c.url = "http://127.0.0.1:" + std::to_string(full.port) + "/";
+  c.timeout = milliseconds(150);
+  const auto t0 = Clock::now();
+  const auto r = make_http_probe(c)->run(-1);
+  const double took = ms_since(t0);
+  std::printf("[checks] http connect timeout 150 ms: returned after %.1f ms (%s)\n", took,
+              r.error.c_str());
+  for (int fd : fillers) ::close(fd);
+  CHECK_FALSE(r.ok);
+  CHECK(r.error == "connect timeout after 150ms");
+  CHECK(took >= 145);
+  CHECK(took < 150 + 150);
+}
+
+TEST_CASE("http: https with tls_verify on and off", "[checks][http]") {
+  TempDir dir;
+  const auto cert = dir.file("cert.pem");
+  const auto key = dir.file("key.pem");
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
+      " -out " + cert + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) {  // test fixture only; the probes never use a shell
+    WARN("openssl not available; https test skipped");
+    return;
+  }
+  httplib::SSLServer svr(cert.c_str(), key.c_str());
+  REQUIRE(svr.is_valid());
+  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok", "text/plain");
+  });
+  const int port = svr.bind_to_any_port("127.0.0.1");
+  std::thread th([&] { svr.listen_after_bind(); });
+  while (!svr.is_running()) std::this_thread::yield();
+
+  auto c = make_check(config::CheckType::Http);
+  c.url = "https://127.0.0.1:" + std::to_string(port) + "/healthz";
+  c.expect_body = "ok";
+  c.timeout = milliseconds(2000);
+  const auto verified = make_http_probe(c)->run(-1);
+  CHECK_FALSE(verified.ok);
+  CHECK(verified.error.find("certificate verification failed") != std::string::npos);
+  c.tls_verify = false;
+  const auto unverified = make_http_probe(c)->run(-1);
+  CHECK(unverified.ok);
+  CHECK(unverified.error.empty());
+  svr.stop();
+  th.join();
 }
 
 TEST_CASE("http: a closed port is refused fast", "[checks][http]") {
