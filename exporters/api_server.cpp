@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,12 @@ bool ApiServer::start(const std::string& listen, std::string& error) {
   svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
   svr.set_keep_alive_max_count(20);
   svr.set_read_timeout(5, 0);
+  // httplib's default sets SO_REUSEPORT, which would let a second agent bind the same port
+  // silently and steal half the scrapes. SO_REUSEADDR alone allows a quick restart.
+  svr.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   svr.set_write_timeout(5, 0);
   auto adapt = [](const Route& route) {
     return [&route](const httplib::Request& req, httplib::Response& res) {
@@ -78,6 +85,10 @@ bool ApiServer::start(const std::string& listen, std::string& error) {
     return false;
   }
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  // httplib's stop() does nothing until the listen thread has marked the server running, so a
+  // stop() right after start() would leave that thread in accept() forever: wait for it here.
+  for (int i = 0; i < 2000 && !svr.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return true;
 }
 

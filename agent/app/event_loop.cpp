@@ -155,10 +155,13 @@ void EventLoop::run() {
       if (errno == EINTR) continue;
       fail("epoll_wait");
     }
+    // Readable sockets first, timers last: a process that was descheduled must see the adverts
+    // queued meanwhile before its Master_Down expiry (RFC-CHECKLIST §4.4, late timers).
+    bool timer_due = false;
     for (int i = 0; i < n && !stop_requested_; ++i) {
       const int fd = events[i].data.fd;
       if (fd == timer_fd_) {
-        run_due_timers();
+        timer_due = true;
       } else if (fd == event_fd_) {
         drain_posted();
       } else if (fd == signal_fd_) {
@@ -168,6 +171,7 @@ void EventLoop::run() {
         cb();
       }
     }
+    if (timer_due && !stop_requested_) run_due_timers();
     // Timers that became due while other events were handled run in this iteration too.
     if (!deadlines_.empty() && deadlines_.begin()->first <= now()) run_due_timers();
     heartbeat_us_ = now().time_since_epoch().count();

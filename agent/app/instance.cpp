@@ -116,6 +116,11 @@ void Instance::execute(const vrrp::Action& action) {
           release_vips();
         } else if constexpr (std::is_same_v<T, vrrp::action::Announce>) {
           if (a.why == vrrp::action::Announce::Why::LowerPriorityHeard) {
+            // One re-announcement burst per second at most: a peer that keeps sending lower
+            // adverts (it cannot hear us) must not turn into a GARP flood.
+            const auto now = EventLoop::now();
+            if (last_reannounce_ && now - *last_reannounce_ < 1s) return;
+            last_reannounce_ = now;
             warn_limited("lower_priority_heard",
                          "instance " + cfg_.name +
                              ": heard a lower-priority advert while MASTER (split brain healing); "

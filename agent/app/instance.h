@@ -112,7 +112,8 @@ class Instance {
   std::optional<std::string> check_fault_;
   bool fault_raised_ = false;
   Transition last_transition_;
-  std::optional<TimePoint> takeover_from_;  // last advert heard before we took over
+  std::optional<TimePoint> takeover_from_;
+  std::optional<TimePoint> last_reannounce_;  // last advert heard before we took over
   std::map<std::string, TimePoint> warned_;
   std::array<std::uint8_t, 8> auth_data_{};
   std::map<std::string, std::pair<std::string, TimePoint>> conditions_;  // key → message, last seen
