@@ -187,8 +187,9 @@ void Instance::send_advert(std::uint8_t priority) {
 }
 
 void Instance::acquire_vips() {
-  // Failover duration starts at the last advert we heard from the old master.
-  takeover_from_ = machine_.master().last_seen;
+  // Failover duration starts at the last advert we heard from the old master; an election at
+  // start-up, with no master ever heard, is not a failover.
+  takeover_from_ = last_advert_heard_;
   const auto results = vip_manager_.add(link_.ifindex, cfg_.vips);
   for (const auto& r : results) {
     ++agent_stats_.vip_operations[{"add", r.ok ? "ok" : "error"}];
@@ -313,6 +314,7 @@ void Instance::receive(const net::ReceivedPacket& packet) {
     }
   }
   ++stats_.adverts_received;
+  last_advert_heard_ = EventLoop::now();
   feed(vrrp::event::AdvertReceived{adv, packet.source});
 }
 

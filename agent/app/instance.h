@@ -112,7 +112,8 @@ class Instance {
   std::optional<std::string> check_fault_;
   bool fault_raised_ = false;
   Transition last_transition_;
-  std::optional<TimePoint> takeover_from_;
+  std::optional<TimePoint> takeover_from_;     // last foreign advert before we took over
+  std::optional<TimePoint> last_advert_heard_;  // last valid advert from another router
   std::optional<TimePoint> last_reannounce_;  // last advert heard before we took over
   std::map<std::string, TimePoint> warned_;
   std::array<std::uint8_t, 8> auth_data_{};
