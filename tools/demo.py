@@ -32,7 +32,7 @@ TAKEOVER_DEADLINE = 10  # s; generous: the demo is about showing the number, not
 LOG_INTERESTING = re.compile(r"state|MASTER|BACKUP|FAULT", re.IGNORECASE)
 # How the master fails by default. Today: SIGKILL its speaker. Once vipd's pid check lands this
 # becomes "stop-nginx" (kill nginx on the master; vipd's check sends priority 0 and B takes over).
-DEFAULT_FAILOVER = "kill-speaker"
+DEFAULT_FAILOVER = "stop-nginx"
 KEEPALIVED_DATE = re.compile(r"^\w{3} \w{3} +\d+ [\d:]+ \d{4}: ")
 
 
