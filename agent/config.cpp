@@ -33,7 +33,7 @@ void read_agent(const toml::table& root, Config& cfg, detail::Diags& diags) {
     return;
   }
   detail::TableReader r(*tbl, "[agent]", diags);
-  r.reject_unknown({"node_name", "api_listen", "log_level"});
+  r.reject_unknown({"node_name", "api_listen", "log_level", "api_token_file", "state_dir"});
   std::string node_name;
   if (r.string("node_name", node_name)) {
     if (node_name.empty()) {
@@ -54,6 +54,15 @@ void read_agent(const toml::table& root, Config& cfg, detail::Diags& diags) {
     } else {
       cfg.agent.api_listen = listen;
     }
+  }
+  for (const auto& [key, field] : {std::pair{"api_token_file", &cfg.agent.api_token_file},
+                                   {"state_dir", &cfg.agent.state_dir}}) {
+    std::string path;
+    if (!r.string(key, path)) continue;
+    if (!path.empty() && path.front() != '/')
+      diags.error(r.pos_of(key), "'" + std::string(key) + "' must be an absolute path");
+    else
+      *field = path;
   }
   std::string level;
   if (r.string("log_level", level)) {

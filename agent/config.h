@@ -34,6 +34,11 @@ struct Agent {
   std::string node_name;                      // default: hostname
   std::string api_listen = "127.0.0.1:9555";  // "" disables the listener
   std::string log_level = "info";             // trace|debug|info|warn|error
+  /// POST /v1/drain and /v1/undrain are enabled only when this names a file holding the bearer
+  /// token (DESIGN.md §7). "" = the drain endpoints are off.
+  std::string api_token_file;
+  /// Where vipd keeps state that must survive a restart (the drained mark).
+  std::string state_dir = "/var/lib/vipd";
 };
 
 struct Garp {
@@ -60,6 +65,8 @@ struct Instance {
   bool preempt = true;
   Millis preempt_delay{0};
   bool fast_preempt = true;  // extension, DESIGN.md §4
+  bool make_before_break =
+      true;  // extension: keep VIPs after a check FAULT until a new master is heard
   std::vector<vrrp::IpPrefix> vips;
   vrrp::Family family = vrrp::Family::V4;  // of the VIPs (and peers): one family per instance
   std::vector<vrrp::IpAddress> unicast_peers;

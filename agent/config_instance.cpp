@@ -9,10 +9,25 @@
 namespace vipd::config::detail {
 namespace {
 
-const std::vector<std::string_view> kInstanceKeys = {
-    "name",        "interface", "vrid",          "priority",     "version", "advert_interval",
-    "group_size",  "preempt",   "preempt_delay", "fast_preempt", "vips",    "unicast_peers",
-    "unicast_src", "checksum",  "auth_pass",     "garp",         "track",   "notify"};
+const std::vector<std::string_view> kInstanceKeys = {"name",
+                                                     "interface",
+                                                     "vrid",
+                                                     "priority",
+                                                     "version",
+                                                     "advert_interval",
+                                                     "group_size",
+                                                     "preempt",
+                                                     "preempt_delay",
+                                                     "fast_preempt",
+                                                     "vips",
+                                                     "unicast_peers",
+                                                     "unicast_src",
+                                                     "checksum",
+                                                     "auth_pass",
+                                                     "garp",
+                                                     "track",
+                                                     "notify",
+                                                     "make_before_break"};
 
 constexpr Millis kMaxDelay{3'600'000};
 constexpr std::string_view kFamilyName[] = {"IPv4", "IPv6"};
@@ -345,6 +360,7 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
   r.boolean("preempt", in.preempt);
   r.duration("preempt_delay", Millis{0}, kMaxDelay, in.preempt_delay);
   r.boolean("fast_preempt", in.fast_preempt);
+  r.boolean("make_before_break", in.make_before_break);
   read_vips(r, in, seen, diags);
   const bool family_known = !in.vips.empty();
   read_unicast(r, in, family_known, diags);

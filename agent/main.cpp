@@ -82,6 +82,19 @@ int main(int argc, char** argv) {
   status->add_option("--url", url, "the agent's API address")->capture_default_str();
   status->add_flag("--json", json, "print the raw /status document");
   auto* version = app.add_subcommand("version", "print version and build information");
+  std::string token_file = "/etc/vipd/api.token";
+  std::string instance;
+  double wait = 10;
+  auto* drain = app.add_subcommand("drain", "planned handover: hand the VIPs to a peer");
+  auto* undrain = app.add_subcommand("undrain", "undo a drain");
+  for (auto* sub : {drain, undrain}) {
+    sub->add_option("--url", url, "the agent's API address")->capture_default_str();
+    sub->add_option("--token-file", token_file, "file holding the API bearer token")
+        ->capture_default_str();
+    sub->add_option("--instance", instance, "only this instance (default: all)");
+  }
+  drain->add_option("--wait", wait, "seconds to wait for the handover (0: do not wait)")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
@@ -92,5 +105,7 @@ int main(int argc, char** argv) {
   }
   if (*check) return cmd_check(config_path);
   if (*status) return vipd::app::cli_status(url, json);
+  if (*drain) return vipd::app::cli_drain(url, token_file, instance, true, wait);
+  if (*undrain) return vipd::app::cli_drain(url, token_file, instance, false, 0);
   return cmd_run(config_path);
 }

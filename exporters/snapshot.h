@@ -48,6 +48,10 @@ struct InstanceView {
   double master_down_interval_ms = 0;
   std::vector<VipView> vips;
   std::optional<std::string> fault;
+  bool drained = false;
+  bool holding_vips = false;     // resigned, VIPs kept until a new master is heard
+  bool two_node_active = false;  // group_size = 2 fast takeover in force
+  std::vector<std::string> peers_seen;
   std::vector<std::string> warnings;
   // counters
   std::uint64_t adverts_sent = 0, adverts_received = 0, garp_sent = 0, vip_readded = 0;

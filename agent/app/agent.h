@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,10 @@ class Agent {
   bool start_api();
   std::vector<exporters::Route> routes();
   std::optional<exporters::Snapshot> snapshot_from_any_thread();
+  exporters::Response drain_route(const exporters::Request& request, bool drain);
+  /// Drained instances survive a restart (DESIGN.md §7): one name per line in state_dir.
+  void save_drained();
+  void load_drained();
   std::unique_ptr<Instance> make_instance(const config::Instance& cfg,
                                           std::vector<std::string>& errors);
 
@@ -84,6 +89,7 @@ class Agent {
   std::vector<std::unique_ptr<Instance>> instances_;
   std::map<std::string, CheckStatus> checks_;
   std::unique_ptr<checks::Runner> runner_;
+  std::set<std::string> drained_;
   TimePoint started_at_{};
   bool last_reload_ok_ = true;
   double last_reload_unix_ = 0;

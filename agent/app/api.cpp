@@ -1,7 +1,10 @@
 // The agent's API: snapshot of the loop state, the route table, and the metrics hooks.
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -23,6 +26,29 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 }
 
 double seconds(vrrp::Duration d) { return std::chrono::duration<double>(d).count(); }
+
+/// Compares in time independent of where the strings differ (no early exit on a mismatch).
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::size_t n = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+exporters::Response json_response(int status, const nlohmann::json& body) {
+  return {status, "application/json", body.dump(2) + "\n"};
+}
 
 const char* check_type_name(config::CheckType t) {
   switch (t) {
@@ -88,6 +114,10 @@ exporters::Snapshot Agent::snapshot() const {
       v.vips.push_back({cfg.vips[i].to_string(), i < present.size() && present[i]});
     v.fault = inst->fault();
     v.warnings = inst->warnings();
+    v.drained = m.drained();
+    v.holding_vips = m.holding_vips();
+    v.two_node_active = m.two_node_active();
+    for (const auto& p : m.peers_seen()) v.peers_seen.push_back(p.to_string());
     const auto& st = inst->stats();
     v.adverts_sent = st.adverts_sent;
     v.adverts_received = st.adverts_received;
@@ -146,7 +176,7 @@ std::vector<exporters::Route> Agent::routes() {
                     R"({"error": "the VRRP loop did not answer within 1s"})"
                     "\n"};
   };
-  return {
+  std::vector<exporters::Route> table = {
       {"GET", "/status", "state of every instance and check, with the reason for each decision",
        [this, unavailable](const Request&) {
          auto s = snapshot_from_any_thread();
@@ -172,6 +202,99 @@ std::vector<exporters::Route> Agent::routes() {
                  " ms\n"};
        }},
   };
+  if (!config_.agent.api_token_file.empty()) {
+    table.push_back({"POST", "/v1/drain",
+                     "planned handover: resign, keep the VIPs until a peer is master, then "
+                     "release (bearer token; body {\"instance\": NAME} or all)",
+                     [this](const Request& r) { return drain_route(r, true); }});
+    table.push_back({"POST", "/v1/undrain", "undo a drain (bearer token)",
+                     [this](const Request& r) { return drain_route(r, false); }});
+  }
+  return table;
+}
+
+exporters::Response Agent::drain_route(const exporters::Request& request, bool drain) {
+  // Bearer token from a file, re-read on every call so it can be rotated without a reload.
+  std::ifstream in(config_.agent.api_token_file);
+  std::stringstream content;
+  content << in.rdbuf();
+  const std::string token = trim(content.str());
+  if (!in || token.empty())
+    return json_response(503, {{"error", "the token file " + config_.agent.api_token_file +
+                                             " cannot be read or is empty"}});
+  const auto auth = request.headers.find("authorization");
+  if (auth == request.headers.end() || auth->second.rfind("Bearer ", 0) != 0)
+    return json_response(401, {{"error", "missing 'Authorization: Bearer TOKEN' header"}});
+  if (!constant_time_equal(trim(auth->second.substr(7)), token))
+    return json_response(403, {{"error", "wrong token"}});
+  std::string only;
+  if (!trim(request.body).empty()) {
+    try {
+      const auto body = nlohmann::json::parse(request.body);
+      if (body.contains("instance")) only = body.at("instance").get<std::string>();
+    } catch (const std::exception& e) {
+      return json_response(
+          400, {{"error",
+                 std::string("the body must be JSON like {\"instance\": \"web\"}: ") + e.what()}});
+    }
+  }
+  auto promise = std::make_shared<std::promise<exporters::Response>>();
+  auto future = promise->get_future();
+  loop_.post([this, promise, only, drain] {
+    nlohmann::json changed = nlohmann::json::array();
+    for (auto& inst : instances_) {
+      const auto& name = inst->config().name;
+      if (!only.empty() && name != only) continue;
+      changed.push_back(name);
+      if (drain) {
+        drained_.insert(name);
+        inst->set_drained(true, "drain requested through the API");
+      } else {
+        drained_.erase(name);
+        inst->set_drained(false, "undrain requested through the API");
+      }
+    }
+    if (changed.empty()) {
+      promise->set_value(json_response(404, {{"error", "no instance named '" + only + "'"}}));
+      return;
+    }
+    save_drained();
+    promise->set_value(json_response(
+        202, {{drain ? "drained" : "undrained", changed},
+              {"message", drain ? "a MASTER advertises priority 0 and releases its VIPs once "
+                                  "another router is heard as master; watch /status"
+                                : "back to normal priority and preemption"}}));
+  });
+  if (future.wait_for(1s) != std::future_status::ready)
+    return json_response(503, {{"error", "the VRRP loop did not answer within 1s"}});
+  return future.get();
+}
+
+void Agent::save_drained() {
+  const std::filesystem::path dir = config_.agent.state_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const auto tmp = dir / "drained.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& name : drained_) out << name << "\n";
+    if (!out) {
+      spdlog::error(
+          "cannot save the drained state to {}: the drain holds until vipd restarts (check that "
+          "state_dir exists and is writable)",
+          tmp.string());
+      return;
+    }
+  }
+  std::filesystem::rename(tmp, dir / "drained", ec);
+  if (ec) spdlog::error("cannot save the drained state in {}: {}", dir.string(), ec.message());
+}
+
+void Agent::load_drained() {
+  std::ifstream in(std::filesystem::path(config_.agent.state_dir) / "drained");
+  std::string line;
+  while (std::getline(in, line))
+    if (!trim(line).empty()) drained_.insert(trim(line));
 }
 
 bool Agent::start_api() {

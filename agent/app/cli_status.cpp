@@ -3,10 +3,13 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 namespace vipd::app {
 namespace {
@@ -64,6 +67,9 @@ std::string render_status(const nlohmann::json& s) {
           << (v.value("present", false) ? "  present" : "  absent") << "\n";
     if (i.contains("fault") && !i["fault"].is_null())
       out << "  FAULT      " << str(i["fault"]) << "\n";
+    if (i.value("drained", false)) out << "  DRAINED    (vipd undrain to undo)\n";
+    if (i.value("holding_vips", false))
+      out << "  holding    VIPs kept until a new master is heard (make-before-break)\n";
     for (const auto& w : i.value("warnings", nlohmann::json::array()))
       out << "  WARNING    " << str(w) << "\n";
   }
@@ -80,6 +86,61 @@ std::string render_status(const nlohmann::json& s) {
     }
   }
   return out.str();
+}
+
+int cli_drain(const std::string& url, const std::string& token_file, const std::string& instance,
+              bool drain, double wait) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::ifstream in(token_file);
+  std::stringstream content;
+  content << in.rdbuf();
+  std::string token = content.str();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (!in || token.empty()) {
+    std::cerr << "vipd " << (drain ? "drain" : "undrain") << ": cannot read the token from "
+              << token_file << " (it is the file named by [agent] api_token_file)\n";
+    return 2;
+  }
+  httplib::Client client(url);
+  client.set_connection_timeout(std::chrono::milliseconds(1000));
+  client.set_read_timeout(std::chrono::milliseconds(3000));
+  httplib::Headers headers{{"Authorization", "Bearer " + token}};
+  const std::string body = instance.empty() ? "" : nlohmann::json{{"instance", instance}}.dump();
+  auto res = client.Post(drain ? "/v1/drain" : "/v1/undrain", headers, body, "application/json");
+  if (!res) {
+    std::cerr << "vipd: cannot reach the agent at " << url << " ("
+              << httplib::to_string(res.error()) << ")\n";
+    return 2;
+  }
+  if (res->status == 404 && res->body.find("error") == std::string::npos) {
+    std::cerr << "vipd: the agent at " << url
+              << " has no drain endpoint: set [agent] api_token_file in its configuration\n";
+    return 2;
+  }
+  if (res->status != 202) {
+    std::cerr << "vipd: " << res->status << ": " << res->body;
+    return 2;
+  }
+  std::cout << res->body;
+  if (!drain || wait <= 0) return 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto st = client.Get("/status");
+    if (st && st->status == 200) {
+      bool still_master = false;
+      for (const auto& i : nlohmann::json::parse(st->body)["instances"])
+        if ((instance.empty() || i["name"] == instance) && i["state"] == "MASTER")
+          still_master = true;
+      if (!still_master) {
+        std::cout << "handed over: no drained instance is MASTER any more\n";
+        return 0;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::cerr << "vipd drain: still MASTER after " << wait
+            << "s: no other router took over (the VIPs stay here until one does)\n";
+  return 1;
 }
 
 int cli_status(const std::string& url, bool json) {

@@ -11,6 +11,11 @@ namespace vipd::app {
 /// 0 on success, 2 when the agent is not reachable (with a message that says what to check).
 int cli_status(const std::string& url, bool json);
 
+/// `vipd drain` / `vipd undrain`: POST /v1/drain|undrain with the token from `token_file`; with
+/// `wait` > 0 seconds, polls /status until no drained instance is MASTER any more.
+int cli_drain(const std::string& url, const std::string& token_file, const std::string& instance,
+              bool drain, double wait);
+
 /// The table for a /status document (pure; tested without an agent).
 std::string render_status(const nlohmann::json& status);
 

@@ -100,10 +100,14 @@ void Instance::execute(const vrrp::Action& action) {
           const auto timer = a.timer;
           timers_[timer] = loop_.add_timer(a.deadline, [this, timer] {
             timers_.erase(timer);
-            if (timer == vrrp::Timer::MasterDown)
-              feed(vrrp::event::MasterDownTimerExpired{});
-            else
-              feed(vrrp::event::AdverTimerExpired{});
+            switch (timer) {
+              case vrrp::Timer::MasterDown:
+                return feed(vrrp::event::MasterDownTimerExpired{});
+              case vrrp::Timer::Adver:
+                return feed(vrrp::event::AdverTimerExpired{});
+              case vrrp::Timer::Release:
+                return feed(vrrp::event::ReleaseTimerExpired{});
+            }
           });
         } else if constexpr (std::is_same_v<T, vrrp::action::CancelTimer>) {
           if (auto it = timers_.find(a.timer); it != timers_.end()) {
@@ -316,6 +320,13 @@ void Instance::receive(const net::ReceivedPacket& packet) {
   ++stats_.adverts_received;
   last_advert_heard_ = EventLoop::now();
   feed(vrrp::event::AdvertReceived{adv, packet.source});
+}
+
+void Instance::set_drained(bool drained, const std::string& why) {
+  if (drained)
+    feed(vrrp::event::DrainRequested{why});
+  else
+    feed(vrrp::event::DrainCancelled{why});
 }
 
 void Instance::link_changed(bool usable, const std::string& why) {

@@ -62,6 +62,8 @@ class Instance {
   void vip_removed(const vrrp::IpPrefix& vip);
   /// Re-reads and repairs after lost netlink events.
   void resync();
+  /// Planned handover on (drain) or off (undrain).
+  void set_drained(bool drained, const std::string& why);
   /// The tracked checks' weighting changed.
   void apply_weights(const vrrp::Weighted& weighted);
 
@@ -112,9 +114,9 @@ class Instance {
   std::optional<std::string> check_fault_;
   bool fault_raised_ = false;
   Transition last_transition_;
-  std::optional<TimePoint> takeover_from_;     // last foreign advert before we took over
+  std::optional<TimePoint> takeover_from_;      // last foreign advert before we took over
   std::optional<TimePoint> last_advert_heard_;  // last valid advert from another router
-  std::optional<TimePoint> last_reannounce_;  // last advert heard before we took over
+  std::optional<TimePoint> last_reannounce_;    // last advert heard before we took over
   std::map<std::string, TimePoint> warned_;
   std::array<std::uint8_t, 8> auth_data_{};
   std::map<std::string, std::pair<std::string, TimePoint>> conditions_;  // key → message, last seen

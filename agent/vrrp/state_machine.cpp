@@ -73,13 +73,14 @@ StateMachine::StateMachine(InstanceParams params)
 
 Duration StateMachine::skew_time() const {
   // keepalived VRRP_TIMER_SKEW: the effective priority, except the owner uses its base (255).
-  return vrrp::skew_time(effective_priority_, master_adver_interval_, params_.version);
+  // A drained router ranks itself last (priority 1) so every other backup answers first.
+  return vrrp::skew_time(ranking_priority(), master_adver_interval_, params_.version);
 }
 
 Duration StateMachine::master_down_interval() const {
   // RFC 3768 §6.1: v2 uses the local Advertisement_Interval (master_adver_interval_ never
   // changes in v2: a mismatching v2 advert is dropped before it reaches us).
-  return vrrp::master_down_interval(effective_priority_, master_adver_interval_, params_.version);
+  return vrrp::master_down_interval(ranking_priority(), master_adver_interval_, params_.version);
 }
 
 Actions StateMachine::handle(const Event& event, TimePoint now) {
@@ -124,6 +125,7 @@ void StateMachine::on(const event::Shutdown&, TimePoint now, Actions& out) {
       master_down_deadline_.reset();
       break;
     case State::Fault:
+      if (holding_vips_) release_held_vips(out);
       break;  // timers were cancelled on entering Fault
   }
   transition(State::Init, Reason::Shutdown, "agent shutting down", now, out);
@@ -134,8 +136,16 @@ void StateMachine::on(const event::AdvertReceived& received, TimePoint now, Acti
   // Our own advert looped back by multicast: answering it as a "losing advert" would loop.
   if (received.source == params_.primary_address) return;
   if (state_ == State::Init) return;
+  note_peer(received.source, out);
   if (state_ == State::Fault) {
     record_master(received, now);  // for /status only: a faulted router takes no part
+    if (holding_vips_ && received.advert.priority != 0) {
+      // Make-before-break: the new master is up, so the VIPs can go now.
+      out.emplace_back(action::Notice{action::Notice::Level::Info, "released_after_handover",
+                                      "releasing the VIPs: " + received.source.to_string() +
+                                          " is master now (make-before-break)"});
+      release_held_vips(out);
+    }
     return;
   }
   if (received.advert.priority == 255 && owner()) {
@@ -195,7 +205,7 @@ void StateMachine::on(const event::AdverTimerExpired&, TimePoint now, Actions& o
     out.emplace_back(action::Notice{action::Notice::Level::Warning, "timer_late",
                                     "advert timer fired " + seconds(late) + " late"});
   }
-  send_advert(effective_priority_, now, out);
+  send_advert(advertised_priority(), now, out);
   adver_deadline_ = now + params_.advert_interval;
   out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
 }
@@ -211,15 +221,33 @@ void StateMachine::on(const event::PriorityChanged& changed, TimePoint, Actions&
 void StateMachine::on(const event::FaultRaised& raised, TimePoint now, Actions& out) {
   fault_ = raised;
   switch (state_) {
-    case State::Init:   // not started: Startup will enter Fault
+    case State::Init:  // not started: Startup will enter Fault
+      return;
     case State::Fault:  // already there: only the explanation changes
+      if (holding_vips_ && raised.reason == Reason::LinkDown) release_held_vips(out);
       return;
     case State::Master:
       // Priority 0 on entering Fault from Master (DESIGN.md §4) so a backup takes over now.
       out.emplace_back(action::SendAdvert{0});
-      out.emplace_back(action::ReleaseVips{});
       out.emplace_back(action::CancelTimer{Timer::Adver});
       out.emplace_back(action::CancelTimer{Timer::MasterDown});
+      if (params_.make_before_break && raised.reason == Reason::Fault) {
+        // Keep the VIPs until the new master is heard (or Master_Down_Interval passes): on a
+        // server with forwarding off, a VIP nobody holds swallows SYNs for a whole TCP
+        // retransmit (~1 s); held by us, they are refused at once and retried.
+        holding_vips_ = true;
+        release_deadline_ = now + master_down_interval();
+        out.emplace_back(action::ArmTimer{Timer::Release, *release_deadline_});
+        adver_deadline_.reset();
+        master_down_deadline_.reset();
+        transition(State::Fault, raised.reason,
+                   raised.explanation +
+                       "; keeping the VIPs until a new master is heard "
+                       "(make-before-break)",
+                   now, out);
+        return;
+      }
+      out.emplace_back(action::ReleaseVips{});
       break;
     case State::Backup:
       out.emplace_back(action::CancelTimer{Timer::MasterDown});
@@ -234,6 +262,7 @@ void StateMachine::on(const event::FaultCleared& cleared, TimePoint now, Actions
   if (!fault_) return;
   fault_.reset();
   if (state_ != State::Fault) return;
+  if (holding_vips_) release_held_vips(out);
   if (owner()) {
     become_master(Reason::FaultCleared, cleared.explanation, now, out);
   } else {
@@ -248,8 +277,15 @@ void StateMachine::backup_receive(const event::AdvertReceived& received, TimePoi
   const Advertisement& advert = received.advert;
   const std::string who = received.source.to_string();
   record_master(received, now);
+  if (advert.priority == 0 && drained_) {
+    // A drained router does not answer a resignation: only the silence of every other router
+    // (Master_Down) makes it take over. Two drained routers therefore keep one master.
+    pending_takeover_ = Reason::MasterDown;
+    arm_master_down(now + master_down_interval(), out);
+    return;
+  }
   if (advert.priority == 0) {
-    if (params_.group_size == 2) {
+    if (two_node_active()) {
       // DESIGN.md §4 two-node fast takeover: nobody else to let answer first.
       become_master(Reason::PriorityZero,
                     "master " + who + " resigned (priority 0); two-node group takes over at once",
@@ -261,7 +297,7 @@ void StateMachine::backup_receive(const event::AdvertReceived& received, TimePoi
     arm_master_down(now + skew_time(), out);
     return;
   }
-  if (!may_preempt(now) || advert.priority >= effective_priority_) {
+  if (!may_preempt(now) || advert.priority >= ranking_priority()) {
     // RFC 9568 §6.4.2: adopt the interval (v3), recompute Skew_Time and Master_Down_Interval
     // from it (5798 forgot Skew_Time), reset the timer.
     if (params_.version == 3 && advert.advert_interval != master_adver_interval_) {
@@ -280,7 +316,7 @@ void StateMachine::backup_receive(const event::AdvertReceived& received, TimePoi
   pending_takeover_ = Reason::Preempt;
   const std::string why = "preempting master " + who + " (priority " + prio(advert.priority) +
                           " < our " + prio(effective_priority_) + ")";
-  if (params_.group_size == 2) {
+  if (two_node_active()) {
     become_master(Reason::Preempt, why + "; two-node group takes over at once", now, out);
   } else if (params_.fast_preempt) {
     // DESIGN.md §4 fast preempt: treat it like a resignation, Skew_Time still ranks backups.
@@ -297,16 +333,18 @@ void StateMachine::master_receive(const event::AdvertReceived& received, TimePoi
   const std::string who = received.source.to_string();
   if (advert.priority == 0) {
     // RFC 9568 §6.4.3: someone resigned while we are master; reassert at once.
-    send_advert(effective_priority_, now, out);
+    if (drained_) return;  // two resigning masters: whoever is not drained takes over
+    send_advert(advertised_priority(), now, out);
     adver_deadline_ = now + params_.advert_interval;
     out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
     return;
   }
   // Unsigned network byte order tie-break: IpAddress's ordering (RFC 9568 §6.4.3).
   // Preempt_Mode is not consulted here; the owner (255) can only lose to a higher-IP owner.
-  const bool higher =
-      advert.priority > effective_priority_ ||
-      (advert.priority == effective_priority_ && received.source > params_.primary_address);
+  // A drained master advertises 0, so any live router is higher: the handover of a drain.
+  const std::uint8_t ours = advertised_priority();
+  const bool higher = advert.priority > ours ||
+                      (advert.priority == ours && received.source > params_.primary_address);
   if (higher) {
     out.emplace_back(action::CancelTimer{Timer::Adver});
     adver_deadline_.reset();
@@ -315,6 +353,13 @@ void StateMachine::master_receive(const event::AdvertReceived& received, TimePoi
     record_master(received, now);
     pending_takeover_ = Reason::MasterDown;
     arm_master_down(now + master_down_interval(), out);
+    if (drained_) {
+      transition(State::Backup, Reason::Drain,
+                 "drained: handed over to " + who + " (priority " + prio(advert.priority) +
+                     "), VIPs released after the new master was heard",
+                 now, out);
+      return;
+    }
     const std::string why =
         "heard advert from " + who + " with priority " + prio(advert.priority) +
         (advert.priority == effective_priority_ ? " (equal, higher address)" : "") + " above our " +
@@ -324,7 +369,7 @@ void StateMachine::master_receive(const event::AdvertReceived& received, TimePoi
   }
   // RFC 9568 change 5: discard, and advertise at once to assert mastership; re-announce the VIPs
   // because a lower-priority master on the link means a split brain just healed (DESIGN.md §5).
-  send_advert(effective_priority_, now, out);
+  send_advert(advertised_priority(), now, out);
   out.emplace_back(action::Announce{action::Announce::Why::LowerPriorityHeard});
   out.emplace_back(action::Notice{action::Notice::Level::Warning, "lower_priority_advert",
                                   "as master heard " + who + " advertising priority " +
@@ -342,7 +387,7 @@ void StateMachine::become_master(Reason reason, std::string explanation, TimePoi
   }
   // RFC 9568 §6.4.1/§6.4.2: send an advert, announce the addresses, arm Adver_Timer.
   master_adver_interval_ = params_.advert_interval;
-  send_advert(effective_priority_, now, out);
+  send_advert(advertised_priority(), now, out);
   out.emplace_back(action::AcquireVips{});
   out.emplace_back(action::Announce{action::Announce::Why::BecameMaster});
   adver_deadline_ = now + params_.advert_interval;
@@ -388,7 +433,75 @@ void StateMachine::record_master(const event::AdvertReceived& received, TimePoin
 bool StateMachine::may_preempt(TimePoint now) const {
   // The owner always preempts (RFC 9568 §6.4.2); preempt_delay is keepalived's extension.
   if (owner()) return true;
+  if (drained_) return false;  // a drained router never takes the VIPs back by itself
   return params_.preempt && now >= started_at_ + params_.preempt_delay;
+}
+
+}  // namespace vipd::vrrp
+
+namespace vipd::vrrp {
+
+// --- Extensions: drain, make-before-break, two-node group guard ------------------------------
+
+void StateMachine::on(const event::DrainRequested& req, TimePoint now, Actions& out) {
+  if (drained_) return;
+  drained_ = true;
+  if (state_ == State::Master) {
+    // Resign in the open (priority 0) but keep the VIPs: master_receive() hands over when the
+    // new master is heard, so no client meets an address that nobody holds.
+    send_advert(0, now, out);
+    adver_deadline_ = now + params_.advert_interval;
+    out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
+  }
+  out.emplace_back(action::Notice{
+      action::Notice::Level::Info, "drain",
+      req.explanation + (state_ == State::Master
+                             ? ": advertising priority 0, keeping the VIPs until another router "
+                               "is heard as master"
+                             : ": this router will not preempt and ranks itself last")});
+}
+
+void StateMachine::on(const event::DrainCancelled& req, TimePoint now, Actions& out) {
+  if (!drained_) return;
+  drained_ = false;
+  if (state_ == State::Master) {
+    send_advert(advertised_priority(), now, out);  // reassert at once
+    adver_deadline_ = now + params_.advert_interval;
+    out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
+  }
+  out.emplace_back(action::Notice{action::Notice::Level::Info, "undrain",
+                                  req.explanation + ": back to normal priority and preemption"});
+}
+
+void StateMachine::on(const event::ReleaseTimerExpired&, TimePoint now, Actions& out) {
+  if (!holding_vips_ || !release_deadline_ || now < *release_deadline_) return;  // stale
+  out.emplace_back(action::Notice{
+      action::Notice::Level::Warning, "released_without_handover",
+      "releasing the VIPs: no new master was heard within " + seconds(master_down_interval())});
+  release_held_vips(out);
+}
+
+void StateMachine::release_held_vips(Actions& out) {
+  holding_vips_ = false;
+  release_deadline_.reset();
+  out.emplace_back(action::CancelTimer{Timer::Release});
+  out.emplace_back(action::ReleaseVips{});
+}
+
+void StateMachine::note_peer(const IpAddress& source, Actions& out) {
+  if (std::find(peers_seen_.begin(), peers_seen_.end(), source) != peers_seen_.end()) return;
+  peers_seen_.push_back(source);
+  if (params_.group_size == 2 && peers_seen_.size() > 1 && !group_exceeded_) {
+    // DESIGN.md §4: the two-node shortcut is only safe with one other router. A third one means
+    // the configuration is wrong: say so and fall back to RFC timing (Skew_Time ranks backups).
+    group_exceeded_ = true;
+    std::string who;
+    for (const auto& p : peers_seen_) who += (who.empty() ? "" : ", ") + p.to_string();
+    out.emplace_back(action::Notice{
+        action::Notice::Level::Warning, "group_size_exceeded",
+        "group_size = 2, but adverts come from " + std::to_string(peers_seen_.size()) +
+            " other routers (" + who + "): two-node fast takeover is off, RFC timing applies"});
+  }
 }
 
 }  // namespace vipd::vrrp

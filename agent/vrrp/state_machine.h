@@ -56,6 +56,11 @@ struct InstanceParams {
   IpAddress primary_address;
   /// The configured VIPs (addresses only); used to check the received address list.
   std::vector<IpAddress> vips;
+  /// Make-before-break release (DESIGN.md §4 extension, issue "Performance"): a MASTER that
+  /// resigns because a check failed keeps its VIPs — connections are refused at once because
+  /// the proxy is gone, so clients retry — until it hears another router as MASTER or
+  /// Master_Down_Interval passes, then releases them. Off: release at once (RFC behaviour).
+  bool make_before_break = true;
 };
 
 namespace event {
@@ -80,13 +85,27 @@ struct FaultRaised {
 struct FaultCleared {
   std::string explanation;
 };
+/// Planned handover (POST /v1/drain): a MASTER advertises priority 0 but keeps its VIPs until
+/// another router is heard as MASTER, then releases them and becomes BACKUP; a drained router
+/// never preempts and ranks itself priority 1 (it still takes over when nobody else is there,
+/// and then hands back at once). The drained mark outlives the transition until DrainCancelled.
+struct DrainRequested {
+  std::string explanation;
+};
+struct DrainCancelled {
+  std::string explanation;
+};
+/// The make-before-break hold (see InstanceParams::make_before_break) ran out.
+struct ReleaseTimerExpired {};
 }  // namespace event
 
-using Event = std::variant<event::Startup, event::Shutdown, event::AdvertReceived,
-                           event::MasterDownTimerExpired, event::AdverTimerExpired,
-                           event::PriorityChanged, event::FaultRaised, event::FaultCleared>;
+using Event =
+    std::variant<event::Startup, event::Shutdown, event::AdvertReceived,
+                 event::MasterDownTimerExpired, event::AdverTimerExpired, event::PriorityChanged,
+                 event::FaultRaised, event::FaultCleared, event::DrainRequested,
+                 event::DrainCancelled, event::ReleaseTimerExpired>;
 
-enum class Timer : std::uint8_t { MasterDown, Adver };
+enum class Timer : std::uint8_t { MasterDown, Adver, Release };
 
 namespace action {
 /// Send an advert now with this priority (0 = resign) and our advert interval.
@@ -160,6 +179,13 @@ class StateMachine {
   [[nodiscard]] Reason last_reason() const { return last_reason_; }
   [[nodiscard]] const std::string& last_explanation() const { return last_explanation_; }
   [[nodiscard]] bool in_fault() const { return fault_.has_value(); }
+  [[nodiscard]] bool drained() const { return drained_; }
+  /// True while the VIPs are held after resigning (make-before-break or drain).
+  [[nodiscard]] bool holding_vips() const { return holding_vips_; }
+  /// False once a group_size = 2 router heard a third router: it then uses RFC timing.
+  [[nodiscard]] bool two_node_active() const { return params_.group_size == 2 && !group_exceeded_; }
+  /// The other routers heard so far for this VRID (for the group-size guard and /status).
+  [[nodiscard]] const std::vector<IpAddress>& peers_seen() const { return peers_seen_; }
 
  private:
   // Implementation details live in state_machine.cpp; add private members as needed.
@@ -178,6 +204,11 @@ class StateMachine {
   /// Why the armed Master_Down_Timer will fire, for the reason of the takeover: the master
   /// resigned (priority 0), or we are preempting a lower-priority master; else it went silent.
   Reason pending_takeover_ = Reason::MasterDown;
+  bool drained_ = false;
+  bool holding_vips_ = false;  // resigned, VIPs kept until a new master is heard
+  std::optional<TimePoint> release_deadline_;
+  bool group_exceeded_ = false;
+  std::vector<IpAddress> peers_seen_;
 
   void on(const event::Startup&, TimePoint now, Actions& out);
   void on(const event::Shutdown&, TimePoint now, Actions& out);
@@ -187,6 +218,15 @@ class StateMachine {
   void on(const event::PriorityChanged&, TimePoint now, Actions& out);
   void on(const event::FaultRaised&, TimePoint now, Actions& out);
   void on(const event::FaultCleared&, TimePoint now, Actions& out);
+  void on(const event::DrainRequested&, TimePoint now, Actions& out);
+  void on(const event::DrainCancelled&, TimePoint now, Actions& out);
+  void on(const event::ReleaseTimerExpired&, TimePoint now, Actions& out);
+  void release_held_vips(Actions& out);
+  void note_peer(const IpAddress& source, Actions& out);
+  [[nodiscard]] std::uint8_t advertised_priority() const {
+    return drained_ ? 0 : effective_priority_;
+  }
+  [[nodiscard]] std::uint8_t ranking_priority() const { return drained_ ? 1 : effective_priority_; }
 
   void backup_receive(const event::AdvertReceived& received, TimePoint now, Actions& out);
   void master_receive(const event::AdvertReceived& received, TimePoint now, Actions& out);
