@@ -61,6 +61,7 @@ struct Instance {
   Millis preempt_delay{0};
   bool fast_preempt = true;  // extension, DESIGN.md §4
   std::vector<vrrp::IpPrefix> vips;
+  vrrp::Family family = vrrp::Family::V4;  // of the VIPs (and peers): one family per instance
   std::vector<vrrp::IpAddress> unicast_peers;
   std::optional<vrrp::IpAddress> unicast_src;
   vrrp::ChecksumMode checksum = vrrp::ChecksumMode::Rfc9568;

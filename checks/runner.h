@@ -23,10 +23,16 @@ struct CheckUpdate {
   int value = 0;         // file checks: the number in the file (priority delta); else 0
   std::chrono::duration<double> duration{};  // how long the probe took
   std::optional<std::string> error;          // why the last run failed; nullopt when it passed
+  bool pending = false;    // last_ok disagrees with `up` but rise/fall is not reached yet
+  bool immediate = false;  // this failure skipped `fall` (process gone, carrier lost)
 };
 
 /// Runs the checks on threads of its own; never blocks the caller. `post` is called from those
 /// threads (it must be thread-safe; the agent queues the update and wakes its loop via eventfd).
+/// One thread per check: updates of one check arrive in order; different checks interleave.
+/// `post` is called after every run, Unchanged included (for /status and metrics); the first
+/// update of each check comes right after start(). No `post` call happens after stop() returns,
+/// and a run cut short by stop() is never posted. docs/checks.md has the semantics.
 class Runner {
  public:
   using Post = std::function<void(CheckUpdate)>;
@@ -35,8 +41,8 @@ class Runner {
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
-  void start();
-  void stop();
+  void start();  // starts every check's thread; a second call does nothing
+  void stop();   // wakes and joins every thread promptly, killing exec children; idempotent
 
  private:
   struct Impl;

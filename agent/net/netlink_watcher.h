@@ -7,6 +7,10 @@
 
 #include "vrrp/ip_address.h"
 
+// libnl-3's socket, declared at global scope: without this, `struct nl_sock*` inside the class
+// would declare a different type, vipd::net::nl_sock.
+struct nl_sock;
+
 namespace vipd::net {
 
 struct LinkEvent {
@@ -40,7 +44,9 @@ class NetlinkWatcher {
   NetlinkWatcher& operator=(const NetlinkWatcher&) = delete;
 
   [[nodiscard]] int fd() const;
-  /// Reads and dispatches every queued notification.
+  /// Reads and dispatches every queued notification (at most 4,096 reads per call, so a flood
+  /// cannot hold the event loop; the fd then stays readable). Handlers run after the reads, never
+  /// from inside libnl. The agent's own VIP changes come back as events too.
   void dispatch();
 
  private:

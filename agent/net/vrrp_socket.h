@@ -19,6 +19,12 @@ struct ReceivedPacket {
   std::vector<std::uint8_t> payload;  // the VRRP message (the IP header stripped)
 };
 
+/// Parses an IPv4 datagram as a raw socket hands it over (IP header first) into `packet`'s
+/// source, destination, ttl and payload. Bytes beyond the IP total length are ignored. Returns
+/// false, leaving the payload empty, when the header is malformed or the datagram is shorter than
+/// its total length. Pure; VrrpSocket::receive uses it.
+bool parse_ipv4_datagram(std::span<const std::uint8_t> datagram, ReceivedPacket& packet);
+
 /// One raw socket per interface (shared by all instances on it). Multicast mode joins
 /// 224.0.0.18 on the interface; sends go out with TTL 255 and TOS 0xc0 (internetwork control).
 /// Unicast mode sends to each peer and receives from anyone; the agent filters on the peer list.
@@ -34,11 +40,14 @@ class VrrpSocket {
   [[nodiscard]] int fd() const { return fd_; }
 
   /// Sends `payload` (a VRRP message) to `destination` (224.0.0.18 or a unicast peer) with TTL
-  /// 255 from `source`. Returns 0 or an errno value.
+  /// 255 from `source`. Returns 0 or an errno value: ENETUNREACH when the interface is down or
+  /// `source` is not (or no longer) an address of this host; EAGAIN when the send queue is full.
   int send(std::span<const std::uint8_t> payload, const vrrp::IpAddress& destination);
 
   /// Reads one packet without blocking; nullopt when nothing is queued (EAGAIN). Malformed IP
   /// headers come back with an empty payload so the caller can count them as "short".
+  /// After fd() is readable, call until nullopt. TTL and source are reported, not checked: the
+  /// caller discards TTL != 255 (RFC 9568 §7.1) and, in unicast mode, sources not in its peers.
   std::optional<ReceivedPacket> receive();
 
   /// Changes the source address used for sending (the interface's primary changed).

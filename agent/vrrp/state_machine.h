@@ -114,8 +114,8 @@ struct StateChanged {
   State from = State::Init;
   State to = State::Init;
   Reason reason = Reason::Startup;
-  std::string
-      explanation;  // e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
+  /// e.g. "master-down timer expired (no advert from 198.18.0.12 for 3.61s)"
+  std::string explanation;
 };
 /// Something an operator should see in the log, rate-limited by the agent: interval adopted,
 /// address-list mismatch, another owner on the link, two masters seen by a two-node group...
@@ -174,6 +174,30 @@ class StateMachine {
   std::string last_explanation_;
   std::optional<event::FaultRaised> fault_;
   std::optional<TimePoint> master_down_deadline_;
+  std::optional<TimePoint> adver_deadline_;
+  /// Why the armed Master_Down_Timer will fire, for the reason of the takeover: the master
+  /// resigned (priority 0), or we are preempting a lower-priority master; else it went silent.
+  Reason pending_takeover_ = Reason::MasterDown;
+
+  void on(const event::Startup&, TimePoint now, Actions& out);
+  void on(const event::Shutdown&, TimePoint now, Actions& out);
+  void on(const event::AdvertReceived&, TimePoint now, Actions& out);
+  void on(const event::MasterDownTimerExpired&, TimePoint now, Actions& out);
+  void on(const event::AdverTimerExpired&, TimePoint now, Actions& out);
+  void on(const event::PriorityChanged&, TimePoint now, Actions& out);
+  void on(const event::FaultRaised&, TimePoint now, Actions& out);
+  void on(const event::FaultCleared&, TimePoint now, Actions& out);
+
+  void backup_receive(const event::AdvertReceived& received, TimePoint now, Actions& out);
+  void master_receive(const event::AdvertReceived& received, TimePoint now, Actions& out);
+  void become_master(Reason reason, std::string explanation, TimePoint now, Actions& out);
+  void become_backup(Reason reason, std::string explanation, TimePoint now, Actions& out);
+  void send_advert(std::uint8_t priority, TimePoint now, Actions& out);
+  void arm_master_down(TimePoint deadline, Actions& out);
+  void transition(State to, Reason reason, std::string explanation, TimePoint now, Actions& out);
+  void record_master(const event::AdvertReceived& received, TimePoint now);
+  [[nodiscard]] bool owner() const { return params_.priority == 255; }
+  [[nodiscard]] bool may_preempt(TimePoint now) const;
 };
 
 }  // namespace vipd::vrrp

@@ -1,0 +1,394 @@
+// The pure VRRP state machine (RFC 9568 §6.4, RFC 3768 §6.4) plus the DESIGN.md §4 extensions:
+// fast preempt, two-node fast takeover, preempt delay and the Fault state.
+#include "vrrp/state_machine.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+namespace vipd::vrrp {
+namespace {
+
+// "3.61s": durations in explanations, to the centisecond an operator can act on.
+std::string seconds(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2fs", static_cast<double>(d.count()) / 1e6);
+  return buf;
+}
+
+std::string prio(int p) { return std::to_string(p); }
+
+bool same_addresses(std::vector<IpAddress> a, std::vector<IpAddress> b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
+}  // namespace
+
+std::string_view to_string(State state) {
+  switch (state) {
+    case State::Init:
+      return "INIT";
+    case State::Backup:
+      return "BACKUP";
+    case State::Master:
+      return "MASTER";
+    case State::Fault:
+      return "FAULT";
+  }
+  return "UNKNOWN";
+}
+
+std::string_view to_string(Reason reason) {
+  switch (reason) {
+    case Reason::Startup:
+      return "startup";
+    case Reason::MasterDown:
+      return "master_down";
+    case Reason::PriorityZero:
+      return "priority_zero";
+    case Reason::HigherPriority:
+      return "higher_priority";
+    case Reason::Preempt:
+      return "preempt";
+    case Reason::Fault:
+      return "fault";
+    case Reason::LinkDown:
+      return "link_down";
+    case Reason::FaultCleared:
+      return "fault_cleared";
+    case Reason::Shutdown:
+      return "shutdown";
+    case Reason::Drain:
+      return "drain";
+  }
+  return "unknown";
+}
+
+StateMachine::StateMachine(InstanceParams params)
+    : params_(std::move(params)),
+      effective_priority_(params_.priority),
+      master_adver_interval_(params_.advert_interval) {}
+
+Duration StateMachine::skew_time() const {
+  // keepalived VRRP_TIMER_SKEW: the effective priority, except the owner uses its base (255).
+  return vrrp::skew_time(effective_priority_, master_adver_interval_, params_.version);
+}
+
+Duration StateMachine::master_down_interval() const {
+  // RFC 3768 §6.1: v2 uses the local Advertisement_Interval (master_adver_interval_ never
+  // changes in v2: a mismatching v2 advert is dropped before it reaches us).
+  return vrrp::master_down_interval(effective_priority_, master_adver_interval_, params_.version);
+}
+
+Actions StateMachine::handle(const Event& event, TimePoint now) {
+  Actions out;
+  std::visit([&](const auto& e) { on(e, now, out); }, event);
+  return out;
+}
+
+// --- Events ---------------------------------------------------------------------------------
+
+void StateMachine::on(const event::Startup&, TimePoint now, Actions& out) {
+  if (state_ != State::Init) return;
+  started_at_ = now;
+  pending_takeover_ = Reason::MasterDown;
+  if (fault_) {
+    transition(State::Fault, fault_->reason, "starting in fault: " + fault_->explanation, now, out);
+  } else if (owner()) {
+    // RFC 9568 §6.4.1: the address owner sends an advert, announces and becomes Active at once.
+    become_master(Reason::Startup, "address owner (priority 255) starts as master", now, out);
+  } else {
+    become_backup(Reason::Startup, "started as backup (priority " + prio(effective_priority_) + ")",
+                  now, out);
+  }
+}
+
+void StateMachine::on(const event::Shutdown&, TimePoint now, Actions& out) {
+  switch (state_) {
+    case State::Init:
+      return;
+    case State::Master:
+      // RFC 9568 §6.4.3: cancel the timer, send an advert with priority 0, then let the VIPs go
+      // (DESIGN.md §4.6: the backup can take over while we are still deleting the address).
+      out.emplace_back(action::CancelTimer{Timer::Adver});
+      out.emplace_back(action::CancelTimer{Timer::MasterDown});
+      adver_deadline_.reset();
+      master_down_deadline_.reset();
+      out.emplace_back(action::SendAdvert{0});
+      out.emplace_back(action::ReleaseVips{});
+      break;
+    case State::Backup:
+      out.emplace_back(action::CancelTimer{Timer::MasterDown});
+      master_down_deadline_.reset();
+      break;
+    case State::Fault:
+      break;  // timers were cancelled on entering Fault
+  }
+  transition(State::Init, Reason::Shutdown, "agent shutting down", now, out);
+}
+
+void StateMachine::on(const event::AdvertReceived& received, TimePoint now, Actions& out) {
+  if (received.advert.vrid != params_.vrid) return;  // the agent demultiplexes; be safe
+  // Our own advert looped back by multicast: answering it as a "losing advert" would loop.
+  if (received.source == params_.primary_address) return;
+  if (state_ == State::Init) return;
+  if (state_ == State::Fault) {
+    record_master(received, now);  // for /status only: a faulted router takes no part
+    return;
+  }
+  if (received.advert.priority == 255 && owner()) {
+    // RFC 9568 §8.3.2 and erratum 8298: log and process, so duplicate owners resolve by election.
+    out.emplace_back(action::Notice{
+        action::Notice::Level::Warning, "duplicate_owner",
+        "another address owner (priority 255) on the link: " + received.source.to_string()});
+  }
+  if (!params_.vips.empty() && received.advert.priority != 0 &&
+      !same_addresses(received.advert.addresses, params_.vips)) {
+    // RFC 9568 §7.1: MAY verify; on mismatch SHOULD log; the packet is still processed.
+    out.emplace_back(action::Notice{
+        action::Notice::Level::Warning, "address_list_mismatch",
+        "advert from " + received.source.to_string() + " lists other addresses than ours"});
+  }
+  if (state_ == State::Backup) {
+    backup_receive(received, now, out);
+  } else {
+    master_receive(received, now, out);
+  }
+}
+
+void StateMachine::on(const event::MasterDownTimerExpired&, TimePoint now, Actions& out) {
+  // Stale: not armed any more, or re-armed later than this expiry (it was queued before the
+  // re-arm). Only an expiry at or after the current deadline counts.
+  if (state_ != State::Backup || !master_down_deadline_ || now < *master_down_deadline_) return;
+  const Duration late = now - *master_down_deadline_;
+  master_down_deadline_.reset();
+  if (late > master_adver_interval_) {
+    // RFC 9568 §2.5: log self-induced flapping (a descheduled process fires its timer late).
+    out.emplace_back(action::Notice{action::Notice::Level::Warning, "timer_late",
+                                    "master-down timer fired " + seconds(late) + " late"});
+  }
+  const std::string who = master_.address ? master_.address->to_string() : "any router";
+  std::string why;
+  switch (pending_takeover_) {
+    case Reason::PriorityZero:
+      why =
+          "master " + who + " resigned (priority 0); Skew_Time " + seconds(skew_time()) + " passed";
+      break;
+    case Reason::Preempt:
+      why = "preempting master " + who + " (priority " + prio(master_.priority) + " < our " +
+            prio(effective_priority_) + ")";
+      break;
+    default: {
+      const Duration silent = now - master_.last_seen.value_or(since_);
+      why = "master-down timer expired (no advert from " + who + " for " + seconds(silent) + ")";
+    }
+  }
+  become_master(pending_takeover_, std::move(why), now, out);
+}
+
+void StateMachine::on(const event::AdverTimerExpired&, TimePoint now, Actions& out) {
+  if (state_ != State::Master || !adver_deadline_ || now < *adver_deadline_) return;  // stale
+  const Duration late = now - *adver_deadline_;
+  if (late > params_.advert_interval) {
+    out.emplace_back(action::Notice{action::Notice::Level::Warning, "timer_late",
+                                    "advert timer fired " + seconds(late) + " late"});
+  }
+  send_advert(effective_priority_, now, out);
+  adver_deadline_ = now + params_.advert_interval;
+  out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
+}
+
+void StateMachine::on(const event::PriorityChanged& changed, TimePoint, Actions&) {
+  // STYLE.md rule 5: never a restart. The owner is never weighted. A Backup's Skew_Time and
+  // Master_Down_Interval follow from effective_priority_ the next time it arms the timer; a
+  // Master carries the new priority in its next advert (a better peer then preempts it).
+  if (owner()) return;
+  effective_priority_ = std::clamp<std::uint8_t>(changed.effective, 1, 254);
+}
+
+void StateMachine::on(const event::FaultRaised& raised, TimePoint now, Actions& out) {
+  fault_ = raised;
+  switch (state_) {
+    case State::Init:   // not started: Startup will enter Fault
+    case State::Fault:  // already there: only the explanation changes
+      return;
+    case State::Master:
+      // Priority 0 on entering Fault from Master (DESIGN.md §4) so a backup takes over now.
+      out.emplace_back(action::SendAdvert{0});
+      out.emplace_back(action::ReleaseVips{});
+      out.emplace_back(action::CancelTimer{Timer::Adver});
+      out.emplace_back(action::CancelTimer{Timer::MasterDown});
+      break;
+    case State::Backup:
+      out.emplace_back(action::CancelTimer{Timer::MasterDown});
+      break;
+  }
+  adver_deadline_.reset();
+  master_down_deadline_.reset();
+  transition(State::Fault, raised.reason, raised.explanation, now, out);
+}
+
+void StateMachine::on(const event::FaultCleared& cleared, TimePoint now, Actions& out) {
+  if (!fault_) return;
+  fault_.reset();
+  if (state_ != State::Fault) return;
+  if (owner()) {
+    become_master(Reason::FaultCleared, cleared.explanation, now, out);
+  } else {
+    become_backup(Reason::FaultCleared, cleared.explanation, now, out);
+  }
+}
+
+// --- RFC 9568 §6.4.2 Backup and §6.4.3 Active -----------------------------------------------
+
+void StateMachine::backup_receive(const event::AdvertReceived& received, TimePoint now,
+                                  Actions& out) {
+  const Advertisement& advert = received.advert;
+  const std::string who = received.source.to_string();
+  record_master(received, now);
+  if (advert.priority == 0) {
+    if (params_.group_size == 2) {
+      // DESIGN.md §4 two-node fast takeover: nobody else to let answer first.
+      become_master(Reason::PriorityZero,
+                    "master " + who + " resigned (priority 0); two-node group takes over at once",
+                    now, out);
+      return;
+    }
+    // RFC 9568 §6.4.2: Master_Down_Timer = Skew_Time, so the best backup answers first.
+    pending_takeover_ = Reason::PriorityZero;
+    arm_master_down(now + skew_time(), out);
+    return;
+  }
+  if (!may_preempt(now) || advert.priority >= effective_priority_) {
+    // RFC 9568 §6.4.2: adopt the interval (v3), recompute Skew_Time and Master_Down_Interval
+    // from it (5798 forgot Skew_Time), reset the timer.
+    if (params_.version == 3 && advert.advert_interval != master_adver_interval_) {
+      out.emplace_back(action::Notice{action::Notice::Level::Info, "interval_adopted",
+                                      "adopting advert interval " +
+                                          std::to_string(advert.advert_interval.count()) +
+                                          "cs from master " + who + " (was " +
+                                          std::to_string(master_adver_interval_.count()) + "cs)"});
+      master_adver_interval_ = advert.advert_interval;
+    }
+    pending_takeover_ = Reason::MasterDown;
+    arm_master_down(now + master_down_interval(), out);
+    return;
+  }
+  // Preempt mode and a lower priority: discard; the running timer makes us take over.
+  pending_takeover_ = Reason::Preempt;
+  const std::string why = "preempting master " + who + " (priority " + prio(advert.priority) +
+                          " < our " + prio(effective_priority_) + ")";
+  if (params_.group_size == 2) {
+    become_master(Reason::Preempt, why + "; two-node group takes over at once", now, out);
+  } else if (params_.fast_preempt) {
+    // DESIGN.md §4 fast preempt: treat it like a resignation, Skew_Time still ranks backups.
+    const TimePoint skew_deadline = now + skew_time();
+    if (!master_down_deadline_ || skew_deadline < *master_down_deadline_) {
+      arm_master_down(skew_deadline, out);
+    }
+  }
+}
+
+void StateMachine::master_receive(const event::AdvertReceived& received, TimePoint now,
+                                  Actions& out) {
+  const Advertisement& advert = received.advert;
+  const std::string who = received.source.to_string();
+  if (advert.priority == 0) {
+    // RFC 9568 §6.4.3: someone resigned while we are master; reassert at once.
+    send_advert(effective_priority_, now, out);
+    adver_deadline_ = now + params_.advert_interval;
+    out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
+    return;
+  }
+  // Unsigned network byte order tie-break: IpAddress's ordering (RFC 9568 §6.4.3).
+  // Preempt_Mode is not consulted here; the owner (255) can only lose to a higher-IP owner.
+  const bool higher =
+      advert.priority > effective_priority_ ||
+      (advert.priority == effective_priority_ && received.source > params_.primary_address);
+  if (higher) {
+    out.emplace_back(action::CancelTimer{Timer::Adver});
+    adver_deadline_.reset();
+    out.emplace_back(action::ReleaseVips{});
+    if (params_.version == 3) master_adver_interval_ = advert.advert_interval;
+    record_master(received, now);
+    pending_takeover_ = Reason::MasterDown;
+    arm_master_down(now + master_down_interval(), out);
+    const std::string why =
+        "heard advert from " + who + " with priority " + prio(advert.priority) +
+        (advert.priority == effective_priority_ ? " (equal, higher address)" : "") + " above our " +
+        prio(effective_priority_);
+    transition(State::Backup, Reason::HigherPriority, why, now, out);
+    return;
+  }
+  // RFC 9568 change 5: discard, and advertise at once to assert mastership; re-announce the VIPs
+  // because a lower-priority master on the link means a split brain just healed (DESIGN.md §5).
+  send_advert(effective_priority_, now, out);
+  out.emplace_back(action::Announce{action::Announce::Why::LowerPriorityHeard});
+  out.emplace_back(action::Notice{action::Notice::Level::Warning, "lower_priority_advert",
+                                  "as master heard " + who + " advertising priority " +
+                                      prio(advert.priority) + " (ours " +
+                                      prio(effective_priority_) + "); asserting mastership"});
+}
+
+// --- Transitions ----------------------------------------------------------------------------
+
+void StateMachine::become_master(Reason reason, std::string explanation, TimePoint now,
+                                 Actions& out) {
+  if (master_down_deadline_) {
+    out.emplace_back(action::CancelTimer{Timer::MasterDown});
+    master_down_deadline_.reset();
+  }
+  // RFC 9568 §6.4.1/§6.4.2: send an advert, announce the addresses, arm Adver_Timer.
+  master_adver_interval_ = params_.advert_interval;
+  send_advert(effective_priority_, now, out);
+  out.emplace_back(action::AcquireVips{});
+  out.emplace_back(action::Announce{action::Announce::Why::BecameMaster});
+  adver_deadline_ = now + params_.advert_interval;
+  out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
+  pending_takeover_ = Reason::MasterDown;
+  transition(State::Master, reason, std::move(explanation), now, out);
+}
+
+void StateMachine::become_backup(Reason reason, std::string explanation, TimePoint now,
+                                 Actions& out) {
+  // RFC 9568 §6.4.1: Master_Adver_Interval = Advertisement_Interval, arm Master_Down_Timer.
+  master_adver_interval_ = params_.advert_interval;
+  pending_takeover_ = Reason::MasterDown;
+  arm_master_down(now + master_down_interval(), out);
+  transition(State::Backup, reason, std::move(explanation), now, out);
+}
+
+void StateMachine::send_advert(std::uint8_t priority, TimePoint now, Actions& out) {
+  out.emplace_back(action::SendAdvert{priority});
+  if (priority != 0) master_ = MasterView{params_.primary_address, priority, now};
+}
+
+void StateMachine::arm_master_down(TimePoint deadline, Actions& out) {
+  master_down_deadline_ = deadline;
+  out.emplace_back(action::ArmTimer{Timer::MasterDown, deadline});
+}
+
+void StateMachine::transition(State to, Reason reason, std::string explanation, TimePoint now,
+                              Actions& out) {
+  const State from = state_;
+  state_ = to;
+  since_ = now;
+  last_reason_ = reason;
+  last_explanation_ = explanation;
+  if (to != State::Master && master_.address == params_.primary_address) master_ = MasterView{};
+  out.emplace_back(action::StateChanged{from, to, reason, std::move(explanation)});
+}
+
+void StateMachine::record_master(const event::AdvertReceived& received, TimePoint now) {
+  master_ = MasterView{received.source, received.advert.priority, now};
+}
+
+bool StateMachine::may_preempt(TimePoint now) const {
+  // The owner always preempts (RFC 9568 §6.4.2); preempt_delay is keepalived's extension.
+  if (owner()) return true;
+  return params_.preempt && now >= started_at_ + params_.preempt_delay;
+}
+
+}  // namespace vipd::vrrp

@@ -1,0 +1,590 @@
+// The pure VRRP state machine, event by event (RFC-CHECKLIST §4.4, §4.5; DESIGN.md §4).
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "vrrp/state_machine.h"
+
+using namespace vipd::vrrp;
+using namespace std::chrono_literals;
+
+namespace {
+
+const IpAddress kSelf = IpAddress::v4(0xC612000B);   // 198.18.0.11
+const IpAddress kPeer = IpAddress::v4(0xC612000C);   // 198.18.0.12 (higher address)
+const IpAddress kLower = IpAddress::v4(0xC612000A);  // 198.18.0.10 (lower address)
+const IpAddress kVip = IpAddress::v4(0xC6120064);    // 198.18.0.100
+const TimePoint t0{std::chrono::seconds{1000}};
+
+InstanceParams params(std::uint8_t priority = 100) {
+  InstanceParams p;
+  p.vrid = 7;
+  p.priority = priority;
+  p.primary_address = kSelf;
+  p.vips = {kVip};
+  p.fast_preempt = false;
+  return p;
+}
+
+event::AdvertReceived advert(std::uint8_t priority, IpAddress source = kPeer,
+                             Centiseconds interval = Centiseconds{100}, std::uint8_t version = 3) {
+  Advertisement a;
+  a.version = version;
+  a.vrid = 7;
+  a.priority = priority;
+  a.advert_interval = interval;
+  a.addresses = {kVip};
+  return {a, source};
+}
+
+template <class T>
+std::vector<T> all(const Actions& actions) {
+  std::vector<T> found;
+  for (const Action& a : actions) {
+    if (const T* t = std::get_if<T>(&a)) found.push_back(*t);
+  }
+  return found;
+}
+
+template <class T>
+bool has(const Actions& actions) {
+  return !all<T>(actions).empty();
+}
+
+const action::StateChanged& changed(const Actions& actions) {
+  static action::StateChanged none{};
+  for (const Action& a : actions) {
+    if (const auto* s = std::get_if<action::StateChanged>(&a)) return *s;
+  }
+  FAIL("no StateChanged action");
+  return none;
+}
+
+std::optional<TimePoint> armed(const Actions& actions, Timer timer) {
+  std::optional<TimePoint> deadline;
+  for (const auto& a : all<action::ArmTimer>(actions)) {
+    if (a.timer == timer) deadline = a.deadline;
+  }
+  return deadline;
+}
+
+// A compact signature of the action list, so a test can assert the exact order.
+std::string shape(const Actions& actions) {
+  std::string s;
+  for (const Action& a : actions) {
+    if (!s.empty()) s += ' ';
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, action::SendAdvert>) {
+            s += "send(" + std::to_string(x.priority) + ")";
+          } else if constexpr (std::is_same_v<T, action::ArmTimer>) {
+            s += x.timer == Timer::Adver ? "arm(adver)" : "arm(down)";
+          } else if constexpr (std::is_same_v<T, action::CancelTimer>) {
+            s += x.timer == Timer::Adver ? "cancel(adver)" : "cancel(down)";
+          } else if constexpr (std::is_same_v<T, action::AcquireVips>) {
+            s += "acquire";
+          } else if constexpr (std::is_same_v<T, action::ReleaseVips>) {
+            s += "release";
+          } else if constexpr (std::is_same_v<T, action::Announce>) {
+            s += x.why == action::Announce::Why::BecameMaster ? "announce" : "reannounce";
+          } else if constexpr (std::is_same_v<T, action::StateChanged>) {
+            s += "state(" + std::string(to_string(x.to)) + ")";
+          } else {
+            s += "notice(" + x.key + ")";
+          }
+        },
+        a);
+  }
+  return s;
+}
+
+// A backup that has heard one advert from kPeer (priority `peer`) at t0.
+StateMachine backup_hearing(InstanceParams p, std::uint8_t peer = 150) {
+  StateMachine sm(std::move(p));
+  sm.handle(event::Startup{}, t0);
+  sm.handle(advert(peer), t0);
+  return sm;
+}
+
+// A master: started at t0 and won by Master_Down expiry.
+StateMachine master(InstanceParams p) {
+  StateMachine sm(std::move(p));
+  sm.handle(event::Startup{}, t0);
+  sm.handle(event::MasterDownTimerExpired{}, t0 + sm.master_down_interval());
+  REQUIRE(sm.state() == State::Master);
+  return sm;
+}
+
+}  // namespace
+
+// --- Initialize ------------------------------------------------------------------------------
+
+TEST_CASE(
+    "non-owner starts as Backup with Master_Down_Timer armed [RFC-CHECKLIST 4.5 Initialize + "
+    "Startup]",
+    "[fsm][rfc-4.5]") {
+  StateMachine sm(params(100));
+  const Actions out = sm.handle(event::Startup{}, t0);
+  CHECK(shape(out) == "arm(down) state(BACKUP)");
+  CHECK(armed(out, Timer::MasterDown) == t0 + 3609375us);
+  CHECK(sm.state() == State::Backup);
+  CHECK(sm.master_adver_interval() == Centiseconds{100});
+  CHECK(changed(out).reason == Reason::Startup);
+  CHECK(changed(out).from == State::Init);
+  CHECK(sm.since() == t0);
+}
+
+TEST_CASE(
+    "owner sends an advert, announces, arms Adver_Timer and is master at once [RFC-CHECKLIST 4.5 "
+    "Initialize + Startup owner]",
+    "[fsm][rfc-4.5]") {
+  StateMachine sm(params(255));
+  const Actions out = sm.handle(event::Startup{}, t0);
+  CHECK(shape(out) == "send(255) acquire announce arm(adver) state(MASTER)");
+  CHECK(armed(out, Timer::Adver) == t0 + 1s);
+  CHECK(sm.state() == State::Master);
+  CHECK(sm.master().address == kSelf);
+  CHECK(sm.master().priority == 255);
+}
+
+TEST_CASE("startup while a fault is raised goes to FAULT [DESIGN.md §4 Fault]", "[fsm][fault]") {
+  StateMachine sm(params(100));
+  CHECK(sm.handle(event::FaultRaised{Reason::LinkDown, "eth0 down"}, t0).empty());
+  CHECK(sm.state() == State::Init);
+  const Actions out = sm.handle(event::Startup{}, t0);
+  CHECK(shape(out) == "state(FAULT)");
+  CHECK(changed(out).reason == Reason::LinkDown);
+  CHECK(sm.in_fault());
+}
+
+// --- Backup ----------------------------------------------------------------------------------
+
+TEST_CASE(
+    "backup becomes master when Master_Down fires [RFC-CHECKLIST 4.5 Backup Master_Down fires]",
+    "[fsm][rfc-4.5]") {
+  StateMachine sm = backup_hearing(params(100), 150);
+  const TimePoint fire = t0 + sm.master_down_interval();
+  const Actions out = sm.handle(event::MasterDownTimerExpired{}, fire);
+  CHECK(shape(out) == "send(100) acquire announce arm(adver) state(MASTER)");
+  CHECK(armed(out, Timer::Adver) == fire + 1s);
+  CHECK(changed(out).reason == Reason::MasterDown);
+  CHECK(changed(out).explanation ==
+        "master-down timer expired (no advert from 198.18.0.12 for 3.61s)");
+  CHECK(sm.last_explanation() == changed(out).explanation);
+  CHECK(sm.last_reason() == Reason::MasterDown);
+  CHECK(sm.since() == fire);
+  CHECK(sm.master().address == kSelf);
+}
+
+TEST_CASE("backup sets Master_Down to Skew_Time on priority 0 [RFC-CHECKLIST 4.5 Backup prio 0]",
+          "[fsm][rfc-4.5]") {
+  StateMachine sm = backup_hearing(params(100), 150);
+  const TimePoint at = t0 + 500ms;
+  const Actions out = sm.handle(advert(0), at);
+  CHECK(shape(out) == "arm(down)");
+  CHECK(armed(out, Timer::MasterDown) == at + 609375us);
+  const Actions fired = sm.handle(event::MasterDownTimerExpired{}, at + 609375us);
+  CHECK(changed(fired).reason == Reason::PriorityZero);
+  CHECK(sm.state() == State::Master);
+}
+
+TEST_CASE(
+    "backup resets its timer or discards by preempt mode and priority [RFC-CHECKLIST 4.5 Backup "
+    "!Preempt || prio >= local]",
+    "[fsm][rfc-4.5]") {
+  struct Row {
+    bool preempt;
+    std::uint8_t advert_priority;
+    bool resets;  // false: discarded, the timer keeps running
+  };
+  const Row rows[] = {
+      {true, 150, true},  {true, 100, true},  {true, 99, false},
+      {false, 150, true}, {false, 100, true}, {false, 1, true},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.preempt, int{r.advert_priority});
+    InstanceParams p = params(100);
+    p.preempt = r.preempt;
+    StateMachine sm(p);
+    sm.handle(event::Startup{}, t0);
+    const TimePoint at = t0 + 1s;
+    const Actions out = sm.handle(advert(r.advert_priority), at);
+    if (r.resets) {
+      CHECK(armed(out, Timer::MasterDown) == at + sm.master_down_interval());
+    } else {
+      CHECK(out.empty());
+    }
+    CHECK(sm.state() == State::Backup);
+  }
+}
+
+TEST_CASE(
+    "backup discarding a lower advert takes over when the timer runs out, reason preempt "
+    "[RFC-CHECKLIST 4.5 Backup otherwise discard]",
+    "[fsm][rfc-4.5]") {
+  StateMachine sm = backup_hearing(params(100), 150);
+  const TimePoint deadline = t0 + sm.master_down_interval();
+  CHECK(sm.handle(advert(50), t0 + 1s).empty());  // weighted down: discarded
+  CHECK(sm.handle(event::MasterDownTimerExpired{}, deadline - 1us).empty());  // stale/early
+  const Actions out = sm.handle(event::MasterDownTimerExpired{}, deadline);
+  CHECK(changed(out).reason == Reason::Preempt);
+  CHECK(changed(out).explanation == "preempting master 198.18.0.12 (priority 50 < our 100)");
+}
+
+TEST_CASE(
+    "backup adopts a v3 interval and recomputes Skew_Time and Master_Down_Interval [RFC-CHECKLIST "
+    "4.4 On accepting an advert]",
+    "[fsm][rfc-4.4]") {
+  StateMachine sm(params(100));
+  sm.handle(event::Startup{}, t0);
+  const Actions out = sm.handle(advert(150, kPeer, Centiseconds{200}), t0 + 1s);
+  CHECK(shape(out) == "notice(interval_adopted) arm(down)");
+  CHECK(sm.master_adver_interval() == Centiseconds{200});
+  CHECK(sm.skew_time() == 1218750us);
+  CHECK(sm.master_down_interval() == 7218750us);
+  CHECK(armed(out, Timer::MasterDown) == t0 + 1s + 7218750us);
+  // Same interval again: no notice.
+  CHECK(shape(sm.handle(advert(150, kPeer, Centiseconds{200}), t0 + 3s)) == "arm(down)");
+}
+
+TEST_CASE(
+    "v2 Master_Down uses the local interval and the v2 Skew_Time [RFC-CHECKLIST 4.4 "
+    "Master_Down_Interval v2]",
+    "[fsm][rfc-4.4]") {
+  InstanceParams p = params(100);
+  p.version = 2;
+  p.advert_interval = Centiseconds{300};
+  StateMachine sm(p);
+  const Actions start = sm.handle(event::Startup{}, t0);
+  CHECK(armed(start, Timer::MasterDown) == t0 + 9609375us);
+  const Actions out = sm.handle(advert(150, kPeer, Centiseconds{300}, 2), t0 + 1s);
+  CHECK(shape(out) == "arm(down)");
+  CHECK(sm.skew_time() == 609375us);
+  CHECK(armed(out, Timer::MasterDown) == t0 + 1s + 9609375us);
+}
+
+TEST_CASE(
+    "fast preempt sets Master_Down to min(remaining, Skew_Time) on a lower advert [DESIGN.md §4 "
+    "fast preempt]",
+    "[fsm][design-4]") {
+  InstanceParams p = params(100);
+  p.fast_preempt = true;
+  StateMachine sm = backup_hearing(p, 150);
+  const TimePoint at = t0 + 1s;
+  const Actions out = sm.handle(advert(50), at);
+  CHECK(armed(out, Timer::MasterDown) == at + 609375us);
+  // A second lower advert must not push the deadline out again.
+  CHECK(sm.handle(advert(50), at + 100ms).empty());
+  const Actions fired = sm.handle(event::MasterDownTimerExpired{}, at + 609375us);
+  CHECK(changed(fired).reason == Reason::Preempt);
+  // Remaining time already below Skew_Time: left alone.
+  StateMachine late = backup_hearing(p, 150);
+  CHECK(late.handle(advert(50), t0 + 3500ms).empty());
+}
+
+TEST_CASE(
+    "preempt_delay treats lower adverts like no-preempt until it has passed [RFC-CHECKLIST 4.5 "
+    "Preempt delay]",
+    "[fsm][rfc-4.5]") {
+  InstanceParams p = params(100);
+  p.preempt_delay = 10s;
+  StateMachine sm(p);
+  sm.handle(event::Startup{}, t0);
+  const Actions early = sm.handle(advert(50), t0 + 9s);
+  CHECK(armed(early, Timer::MasterDown) == t0 + 9s + sm.master_down_interval());
+  CHECK(sm.handle(advert(50), t0 + 10s).empty());  // delay over: discarded, we will preempt
+}
+
+TEST_CASE(
+    "two-node group takes over at once on priority 0 and on a lower advert [DESIGN.md §4 two-node "
+    "fast takeover]",
+    "[fsm][design-4]") {
+  InstanceParams p = params(100);
+  p.group_size = 2;
+  {
+    StateMachine sm = backup_hearing(p, 150);
+    const Actions out = sm.handle(advert(0), t0 + 1s);
+    CHECK(shape(out) == "cancel(down) send(100) acquire announce arm(adver) state(MASTER)");
+    CHECK(changed(out).reason == Reason::PriorityZero);
+  }
+  {
+    StateMachine sm = backup_hearing(p, 150);
+    const Actions out = sm.handle(advert(50), t0 + 1s);
+    CHECK(sm.state() == State::Master);
+    CHECK(changed(out).reason == Reason::Preempt);
+  }
+  {
+    p.preempt = false;  // no preempt: a lower master stays master
+    StateMachine sm = backup_hearing(p, 150);
+    CHECK(shape(sm.handle(advert(50), t0 + 1s)) == "arm(down)");
+    CHECK(sm.state() == State::Backup);
+  }
+}
+
+TEST_CASE(
+    "backup shutdown cancels the timer and goes to Initialize [RFC-CHECKLIST 4.5 Backup Shutdown]",
+    "[fsm][rfc-4.5]") {
+  StateMachine sm = backup_hearing(params(100));
+  const Actions out = sm.handle(event::Shutdown{}, t0 + 1s);
+  CHECK(shape(out) == "cancel(down) state(INIT)");
+  CHECK(changed(out).reason == Reason::Shutdown);
+}
+
+// --- Master ----------------------------------------------------------------------------------
+
+TEST_CASE(
+    "master sends an advert and re-arms when Adver_Timer fires [RFC-CHECKLIST 4.5 Active "
+    "Adver_Timer fires]",
+    "[fsm][rfc-4.5]") {
+  StateMachine sm(params(255));
+  sm.handle(event::Startup{}, t0);
+  const Actions out = sm.handle(event::AdverTimerExpired{}, t0 + 1s);
+  CHECK(shape(out) == "send(255) arm(adver)");
+  CHECK(armed(out, Timer::Adver) == t0 + 2s);
+  CHECK(sm.master().last_seen == t0 + 1s);
+}
+
+TEST_CASE(
+    "master shutdown cancels timers, sends priority 0, releases the VIPs [RFC-CHECKLIST 4.5 Active "
+    "Shutdown]",
+    "[fsm][rfc-4.5]") {
+  StateMachine sm = master(params(100));
+  const Actions out = sm.handle(event::Shutdown{}, t0 + 10s);
+  CHECK(shape(out) == "cancel(adver) cancel(down) send(0) release state(INIT)");
+  CHECK(sm.state() == State::Init);
+  CHECK_FALSE(sm.master().address);
+}
+
+TEST_CASE(
+    "master answers a priority-0 advert at once and resets Adver_Timer [RFC-CHECKLIST 4.5 Active "
+    "prio 0]",
+    "[fsm][rfc-4.5]") {
+  StateMachine sm = master(params(100));
+  const TimePoint at = t0 + 4s;
+  const Actions out = sm.handle(advert(0), at);
+  CHECK(shape(out) == "send(100) arm(adver)");
+  CHECK(armed(out, Timer::Adver) == at + 1s);
+}
+
+TEST_CASE(
+    "master steps down on a better advert, tie broken by unsigned address; preempt not consulted "
+    "[RFC-CHECKLIST 4.5 Active higher priority]",
+    "[fsm][rfc-4.5]") {
+  struct Row {
+    const char* what;
+    std::uint8_t priority;
+    IpAddress source;
+    bool preempt;
+    bool steps_down;
+  };
+  const Row rows[] = {
+      {"higher priority", 150, kLower, true, true},
+      {"higher priority, preempt off", 150, kLower, false, true},
+      {"equal priority, higher address", 100, kPeer, true, true},
+      {"equal priority, lower address", 100, kLower, true, false},
+      {"lower priority, higher address", 99, kPeer, true, false},
+      {"equal, 198.18.0.200 > 198.18.0.11 numerically", 100, IpAddress::v4(0xC61200C8), true, true},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.what);
+    InstanceParams p = params(100);
+    p.preempt = r.preempt;
+    StateMachine sm = master(p);
+    const TimePoint at = t0 + 5s;
+    const Actions out = sm.handle(advert(r.priority, r.source, Centiseconds{50}), at);
+    if (r.steps_down) {
+      CHECK(shape(out) == "cancel(adver) release arm(down) state(BACKUP)");
+      CHECK(changed(out).reason == Reason::HigherPriority);
+      CHECK(sm.master_adver_interval() == Centiseconds{50});  // the received interval
+      CHECK(armed(out, Timer::MasterDown) == at + master_down_interval(100, Centiseconds{50}));
+      CHECK(sm.master().address == r.source);
+    } else {
+      // RFC 9568 change 5: discard and advertise at once; re-GARP (split brain healed).
+      CHECK(shape(out) == "send(100) reannounce notice(lower_priority_advert)");
+      CHECK(sm.state() == State::Master);
+    }
+  }
+}
+
+TEST_CASE(
+    "tie-break compares addresses as unsigned integers in network byte order [RFC-CHECKLIST 4.5 "
+    "Active tie-break]",
+    "[fsm][rfc-4.5]") {
+  // 128.0.0.1 > 127.255.255.255 unsigned (a signed compare would invert it); 10.0.0.2 > 9.x
+  // (a string compare would invert it).
+  struct Row {
+    IpAddress self, peer;
+  };
+  const Row rows[] = {
+      {*IpAddress::parse("127.255.255.255"), *IpAddress::parse("128.0.0.1")},
+      {*IpAddress::parse("9.255.255.255"), *IpAddress::parse("10.0.0.2")},
+      {*IpAddress::parse("2001:db8::9"), *IpAddress::parse("2001:db8::10")},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.self.to_string(), r.peer.to_string());
+    InstanceParams p = params(100);
+    p.primary_address = r.self;
+    StateMachine low = master(p);
+    low.handle(advert(100, r.peer), t0 + 5s);
+    CHECK(low.state() == State::Backup);
+    p.primary_address = r.peer;
+    StateMachine high = master(p);
+    high.handle(advert(100, r.self), t0 + 5s);
+    CHECK(high.state() == State::Master);
+  }
+}
+
+TEST_CASE(
+    "the owner always preempts and logs another owner [RFC-CHECKLIST 4.5 owner always preempts]",
+    "[fsm][rfc-4.5]") {
+  InstanceParams p = params(255);
+  p.preempt = false;
+  StateMachine sm(p);
+  sm.handle(event::Startup{}, t0);  // master at once, whatever Preempt_Mode says
+  CHECK(sm.state() == State::Master);
+  CHECK(shape(sm.handle(advert(254), t0 + 1s)) ==
+        "send(255) reannounce notice(lower_priority_advert)");
+  const Actions dup = sm.handle(advert(255, kLower), t0 + 2s);
+  CHECK(has<action::Notice>(dup));
+  CHECK(all<action::Notice>(dup).front().key == "duplicate_owner");
+  CHECK(sm.state() == State::Master);  // lower address: we win the election
+  sm.handle(advert(255, kPeer), t0 + 3s);
+  CHECK(sm.state() == State::Backup);  // erratum 8298: processed, higher address wins
+}
+
+// --- Priority changes (never a restart) -----------------------------------------------------
+
+TEST_CASE(
+    "priority change updates Skew_Time without a transition; master advertises it next [DESIGN.md "
+    "§4 PriorityChanged]",
+    "[fsm][priority]") {
+  StateMachine backup = backup_hearing(params(100));
+  CHECK(backup.handle(event::PriorityChanged{200}, t0 + 1s).empty());
+  CHECK(backup.effective_priority() == 200);
+  CHECK(backup.skew_time() == 218750us);
+  CHECK(armed(backup.handle(advert(250), t0 + 2s), Timer::MasterDown) ==
+        t0 + 2s + master_down_interval(200, Centiseconds{100}));
+
+  StateMachine m = master(params(100));
+  CHECK(m.handle(event::PriorityChanged{40}, t0 + 5s).empty());
+  CHECK(m.state() == State::Master);
+  const Actions next = m.handle(event::AdverTimerExpired{}, t0 + 4609375us);
+  CHECK(all<action::SendAdvert>(next).front().priority == 40);
+
+  StateMachine owner(params(255));
+  owner.handle(event::PriorityChanged{40}, t0);
+  CHECK(owner.effective_priority() == 255);  // the owner is never weighted
+}
+
+// --- Fault -----------------------------------------------------------------------------------
+
+TEST_CASE(
+    "fault from master resigns with priority 0 and releases the VIPs [DESIGN.md §4 Fault, "
+    "RFC-CHECKLIST 4.6 priority 0]",
+    "[fsm][fault]") {
+  StateMachine sm = master(params(100));
+  const Actions out =
+      sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t0 + 9s);
+  CHECK(shape(out) == "send(0) release cancel(adver) cancel(down) state(FAULT)");
+  CHECK(changed(out).reason == Reason::Fault);
+  CHECK(changed(out).explanation == "check nginx-pid failed");
+  CHECK(sm.in_fault());
+}
+
+TEST_CASE(
+    "fault from backup cancels the timer; in fault adverts and timers are ignored [DESIGN.md §4 "
+    "Fault]",
+    "[fsm][fault]") {
+  StateMachine sm = backup_hearing(params(100));
+  const Actions out = sm.handle(event::FaultRaised{Reason::LinkDown, "eth0 down"}, t0 + 1s);
+  CHECK(shape(out) == "cancel(down) state(FAULT)");
+  CHECK(sm.handle(advert(50, kLower), t0 + 2s).empty());
+  CHECK(sm.master().address == kLower);  // the view is still recorded for /status
+  CHECK(sm.handle(event::MasterDownTimerExpired{}, t0 + 60s).empty());
+  CHECK(sm.handle(event::AdverTimerExpired{}, t0 + 60s).empty());
+  CHECK(sm.handle(event::PriorityChanged{120}, t0 + 61s).empty());
+  CHECK(sm.state() == State::Fault);
+
+  const Actions back = sm.handle(event::FaultCleared{"eth0 up"}, t0 + 70s);
+  CHECK(shape(back) == "arm(down) state(BACKUP)");
+  CHECK(armed(back, Timer::MasterDown) == t0 + 70s + sm.master_down_interval());
+  CHECK(changed(back).reason == Reason::FaultCleared);
+  CHECK_FALSE(sm.in_fault());
+}
+
+TEST_CASE("owner leaves fault straight to master [DESIGN.md §4 Fault, RFC-CHECKLIST 4.5 owner]",
+          "[fsm][fault]") {
+  StateMachine sm(params(255));
+  sm.handle(event::Startup{}, t0);
+  sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t0 + 1s);
+  const Actions out = sm.handle(event::FaultCleared{"check nginx-pid ok"}, t0 + 2s);
+  CHECK(shape(out) == "send(255) acquire announce arm(adver) state(MASTER)");
+  CHECK(changed(out).reason == Reason::FaultCleared);
+}
+
+// --- Timers that arrive late or stale ---------------------------------------------------------
+
+TEST_CASE("stale timer expiries are ignored [RFC-CHECKLIST 4.4 timer firing late]",
+          "[fsm][rfc-4.4]") {
+  StateMachine sm = backup_hearing(params(100));
+  // The expiry for the t0 deadline was queued, then an advert re-armed the timer: ignore it.
+  sm.handle(advert(150), t0 + 3s);
+  CHECK(sm.handle(event::MasterDownTimerExpired{}, t0 + 3609375us).empty());
+  CHECK(sm.handle(event::AdverTimerExpired{}, t0 + 10s).empty());  // not master: not armed
+  CHECK(sm.state() == State::Backup);
+
+  StateMachine m = master(params(100));
+  CHECK(m.handle(event::MasterDownTimerExpired{}, t0 + 100s).empty());  // master: not armed
+  m.handle(advert(0), t0 + 4s);                                         // re-arms Adver to t0 + 5 s
+  CHECK(m.handle(event::AdverTimerExpired{}, t0 + 4609375us).empty());
+}
+
+TEST_CASE("a timer firing late is reported [RFC-CHECKLIST 4.4 timer firing late]",
+          "[fsm][rfc-4.4]") {
+  StateMachine sm = backup_hearing(params(100));
+  const Actions out = sm.handle(event::MasterDownTimerExpired{}, t0 + 3609375us + 2s);
+  REQUIRE(has<action::Notice>(out));
+  CHECK(all<action::Notice>(out).front().key == "timer_late");
+  CHECK(all<action::Notice>(out).front().level == action::Notice::Level::Warning);
+}
+
+// --- Odds and ends ------------------------------------------------------------------------------
+
+TEST_CASE("our own advert looped back is ignored", "[fsm]") {
+  StateMachine m = master(params(100));
+  CHECK(m.handle(advert(100, kSelf), t0 + 5s).empty());
+}
+
+TEST_CASE(
+    "an address-list mismatch is reported and the advert still processed [RFC-CHECKLIST 4.3 "
+    "address list mismatch]",
+    "[fsm][rfc-4.3]") {
+  StateMachine sm(params(100));
+  sm.handle(event::Startup{}, t0);
+  event::AdvertReceived a = advert(150);
+  a.advert.addresses = {IpAddress::v4(0xC6120065)};
+  const Actions out = sm.handle(a, t0 + 1s);
+  CHECK(shape(out) == "notice(address_list_mismatch) arm(down)");
+}
+
+TEST_CASE("state and reason names are the stable /status and metric values", "[fsm]") {
+  CHECK(to_string(State::Init) == "INIT");
+  CHECK(to_string(State::Backup) == "BACKUP");
+  CHECK(to_string(State::Master) == "MASTER");
+  CHECK(to_string(State::Fault) == "FAULT");
+  const std::pair<Reason, const char*> reasons[] = {
+      {Reason::Startup, "startup"},
+      {Reason::MasterDown, "master_down"},
+      {Reason::PriorityZero, "priority_zero"},
+      {Reason::HigherPriority, "higher_priority"},
+      {Reason::Preempt, "preempt"},
+      {Reason::Fault, "fault"},
+      {Reason::LinkDown, "link_down"},
+      {Reason::FaultCleared, "fault_cleared"},
+      {Reason::Shutdown, "shutdown"},
+      {Reason::Drain, "drain"},
+  };
+  for (const auto& [reason, name] : reasons) CHECK(to_string(reason) == name);
+}

@@ -1,0 +1,546 @@
+// agent/net against real kernel networking: each test case runs in a private network namespace
+// (unshare) joined by a veth pair to a second, named namespace (the peer). Needs root; the ctest
+// wrapper skips (exit 77) otherwise. Addresses are from 198.18.0.0/15 only (LAB.md).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "net/garp.h"
+#include "net/interface.h"
+#include "net/netlink_watcher.h"
+#include "net/vip_manager.h"
+#include "net/vrrp_socket.h"
+
+using vipd::net::LinkEvent;
+using vipd::vrrp::IpAddress;
+using vipd::vrrp::IpPrefix;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+IpPrefix pfx(const char* s) { return *IpPrefix::parse(s); }
+
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) throw std::runtime_error("popen failed: " + cmd);
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  const int rc = ::pclose(p);
+  if (rc != 0)
+    throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
+  return out;
+}
+
+bool wait_readable(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, ms) == 1;
+}
+
+// A's namespace is private to this process (unshare); B is named so `ip -n` can reach it.
+// Everything is removed in the destructor, also when a check fails: dropping the last reference
+// to A deletes its veth end (and with it the peer), and B is deleted by name.
+class Lab {
+ public:
+  static constexpr const char* kA = "198.18.7.1";
+  static constexpr const char* kB = "198.18.7.2";
+
+  // Runs f with this thread in namespace B (sockets created there stay in B).
+  template <class F>
+  auto in_b(F&& f) {
+    if (::setns(ns_b_, CLONE_NEWNET) != 0)
+      throw std::system_error(errno, std::generic_category(), "setns B");
+    struct Back {
+      int fd;
+      ~Back() { (void)::setns(fd, CLONE_NEWNET); }
+    } back{ns_a_};
+    return f();
+  }
+
+  Lab() {
+    static int counter = 0;
+    b_ = "vipdt" + std::to_string(::getpid()) + "n" + std::to_string(counter++);
+    orig_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (orig_ < 0) throw std::system_error(errno, std::generic_category(), "open own netns");
+    try {
+      run("ip netns add " + b_);
+      b_created_ = true;
+      ns_b_ = ::open(("/run/netns/" + b_).c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns_b_ < 0) throw std::system_error(errno, std::generic_category(), "open netns " + b_);
+      if (::unshare(CLONE_NEWNET) != 0)
+        throw std::system_error(errno, std::generic_category(), "unshare(CLONE_NEWNET)");
+      ns_a_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      run("ip link set lo up");
+      run("ip link add va type veth peer name vb netns " + b_);
+      run(std::string("ip addr add ") + kA + "/24 dev va");
+      run("ip link set va up");
+      run("ip -n " + b_ + " link set lo up");
+      run("ip -n " + b_ + " addr add " + kB + "/24 dev vb");
+      run("ip -n " + b_ + " link set vb up");
+      va_ = static_cast<int>(::if_nametoindex("va"));
+      vb_ = in_b([] { return static_cast<int>(::if_nametoindex("vb")); });
+      wait_for("va carrier", [] {
+        std::string e;
+        auto i = vipd::net::lookup_interface("va", e);
+        return i && i->carrier;
+      });
+    } catch (...) {
+      cleanup();
+      throw;
+    }
+  }
+  ~Lab() { cleanup(); }
+  Lab(const Lab&) = delete;
+  Lab& operator=(const Lab&) = delete;
+
+  [[nodiscard]] const std::string& b() const { return b_; }
+  [[nodiscard]] int va() const { return va_; }
+  [[nodiscard]] int vb() const { return vb_; }
+
+  static void wait_for(const std::string& what, const std::function<bool()>& pred, int ms = 3000) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+    while (!pred()) {
+      if (Clock::now() > deadline) throw std::runtime_error("timed out waiting for " + what);
+      ::usleep(5000);
+    }
+  }
+
+ private:
+  void cleanup() {
+    if (orig_ >= 0) (void)::setns(orig_, CLONE_NEWNET);
+    for (int* fd : {&ns_a_, &ns_b_, &orig_})
+      if (*fd >= 0) {
+        ::close(*fd);
+        *fd = -1;
+      }
+    if (b_created_) {
+      (void)std::system(("ip netns del " + b_ + " 2>/dev/null").c_str());
+      b_created_ = false;
+    }
+  }
+
+  std::string b_;
+  bool b_created_ = false;
+  int orig_ = -1;
+  int ns_a_ = -1;
+  int ns_b_ = -1;
+  int va_ = 0;
+  int vb_ = 0;
+};
+
+std::array<std::uint8_t, 6> mac_of(const char* ifname) {
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq r{};
+  std::strncpy(r.ifr_name, ifname, IFNAMSIZ - 1);
+  const int rc = ::ioctl(s, SIOCGIFHWADDR, &r);
+  ::close(s);
+  if (rc != 0) throw std::system_error(errno, std::generic_category(), "SIOCGIFHWADDR");
+  std::array<std::uint8_t, 6> m{};
+  std::memcpy(m.data(), r.ifr_hwaddr.sa_data, 6);
+  return m;
+}
+
+std::string mac_text(const std::array<std::uint8_t, 6>& m) {
+  char b[18];
+  std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("lookup_interface reads index, MAC, flags and the primary IPv4", "[netns]") {
+  Lab lab;
+  std::string error;
+  auto info = vipd::net::lookup_interface("va", error);
+  REQUIRE(info.has_value());
+  CHECK(error.empty());
+  CHECK(info->index == lab.va());
+  CHECK(info->mac == mac_of("va"));
+  CHECK(info->admin_up);
+  CHECK(info->carrier);
+  CHECK(info->usable());
+  REQUIRE(info->primary_v4.has_value());
+  CHECK(*info->primary_v4 == ip(Lab::kA));
+
+  // A /32 VIP is a primary address of its own; `exclude` keeps it from being chosen, and a
+  // secondary address in the /24 is never the primary.
+  run("ip addr add 198.18.7.100/32 dev va");
+  run("ip addr add 198.18.7.3/24 dev va");  // secondary
+  info = vipd::net::lookup_interface("va", error, {ip(Lab::kA)});
+  REQUIRE(info.has_value());
+  CHECK(info->primary_v4 == ip("198.18.7.100"));
+  info = vipd::net::lookup_interface("va", error, {ip(Lab::kA), ip("198.18.7.100")});
+  REQUIRE(info.has_value());
+  CHECK_FALSE(info->primary_v4.has_value());
+
+  // Peer down: admin up, no carrier.
+  run("ip -n " + lab.b() + " link set vb down");
+  Lab::wait_for("carrier loss", [&] {
+    info = vipd::net::lookup_interface("va", error);
+    return info && !info->carrier;
+  });
+  CHECK(info->admin_up);
+  CHECK_FALSE(info->usable());
+
+  CHECK_FALSE(vipd::net::lookup_interface("eth9", error).has_value());
+  CHECK(error == "interface 'eth9' does not exist (ip -br link lists the interfaces)");
+  CHECK(vipd::net::has_capability(CAP_NET_ADMIN));
+  CHECK(vipd::net::has_capability(CAP_NET_RAW));
+}
+
+TEST_CASE("VipManager add and remove are idempotent", "[netns]") {
+  Lab lab;
+  vipd::net::VipManager vm;
+  const std::vector<IpPrefix> vips{pfx("198.18.7.100/32"), pfx("198.18.7.101/24")};
+
+  auto r = vm.add(lab.va(), vips);
+  REQUIRE(r.size() == 2);
+  for (const auto& x : r) {
+    INFO(x.vip.to_string() << ": " << x.error);
+    CHECK(x.ok);
+    CHECK(x.changed);
+  }
+  CHECK(r[0].vip == vips[0]);
+  CHECK(vm.present(lab.va(), vips) == std::vector<bool>{true, true});
+  const auto shown = run("ip -4 -o addr show dev va");
+  CHECK(shown.find("inet 198.18.7.100/32") != std::string::npos);
+  CHECK(shown.find("inet 198.18.7.101/24") != std::string::npos);
+  // Same address, different prefix length: not "present".
+  CHECK(vm.present(lab.va(), std::vector<IpPrefix>{pfx("198.18.7.100/24")}) ==
+        std::vector<bool>{false});
+
+  r = vm.add(lab.va(), vips);
+  for (const auto& x : r) {
+    CHECK(x.ok);
+    CHECK_FALSE(x.changed);
+    CHECK(x.error.empty());
+  }
+
+  r = vm.remove(lab.va(), vips);
+  for (const auto& x : r) {
+    INFO(x.error);
+    CHECK(x.ok);
+    CHECK(x.changed);
+  }
+  CHECK(vm.present(lab.va(), vips) == std::vector<bool>{false, false});
+  r = vm.remove(lab.va(), vips);
+  for (const auto& x : r) {
+    CHECK(x.ok);
+    CHECK_FALSE(x.changed);
+  }
+
+  // A vanished interface is an error with a sentence saying so.
+  r = vm.add(987654, std::vector<IpPrefix>{vips[0]});
+  REQUIRE(r.size() == 1);
+  CHECK_FALSE(r[0].ok);
+  CHECK(r[0].error ==
+        "adding VIP 198.18.7.100/32 to ifindex 987654 failed: the interface vanished (ifindex "
+        "987654 no longer exists)");
+  CHECK(vm.add(lab.va(), std::vector<IpPrefix>{}).empty());
+}
+
+TEST_CASE("VipManager batch: 1,000 /32 VIPs added and removed", "[netns][batch]") {
+  Lab lab;
+  vipd::net::VipManager vm;
+  std::vector<IpPrefix> vips;
+  for (std::uint32_t i = 0; i < 1000; ++i)
+    vips.push_back(IpPrefix{IpAddress::v4((198U << 24) | (18U << 16) | (100U << 8) + i), 32});
+  REQUIRE(vips.back().to_string() == "198.18.103.231/32");
+
+  using ms = std::chrono::duration<double, std::milli>;
+  auto t0 = Clock::now();
+  auto added = vm.add(lab.va(), vips);
+  const ms add_time = Clock::now() - t0;
+  t0 = Clock::now();
+  const auto there = vm.present(lab.va(), vips);
+  const ms present_time = Clock::now() - t0;
+  t0 = Clock::now();
+  auto again = vm.add(lab.va(), vips);
+  const ms again_time = Clock::now() - t0;
+  t0 = Clock::now();
+  auto removed = vm.remove(lab.va(), vips);
+  const ms remove_time = Clock::now() - t0;
+
+  std::size_t ok_changed = 0, ok_unchanged = 0, ok_removed = 0;
+  for (const auto& x : added) ok_changed += x.ok && x.changed;
+  for (const auto& x : again) ok_unchanged += x.ok && !x.changed;
+  for (const auto& x : removed) ok_removed += x.ok && x.changed;
+  CHECK(ok_changed == 1000);
+  CHECK(ok_unchanged == 1000);
+  CHECK(ok_removed == 1000);
+  CHECK(std::count(there.begin(), there.end(), true) == 1000);
+  CHECK(std::count(there.begin(), there.end(), false) == 0);
+  const auto after = vm.present(lab.va(), vips);
+  CHECK(std::count(after.begin(), after.end(), true) == 0);
+
+  // The same work one VIP per call (a full round trip each), for comparison.
+  t0 = Clock::now();
+  for (const auto& v : vips) vm.add(lab.va(), std::span(&v, 1));
+  const ms seq_add = Clock::now() - t0;
+  t0 = Clock::now();
+  for (const auto& v : vips) vm.remove(lab.va(), std::span(&v, 1));
+  const ms seq_remove = Clock::now() - t0;
+
+  std::cout << "batch of 1000 IPv4 /32 VIPs: add " << add_time.count() << " ms, present() "
+            << present_time.count() << " ms, re-add (all exist) " << again_time.count()
+            << " ms, remove " << remove_time.count() << " ms; one per call: add " << seq_add.count()
+            << " ms, remove " << seq_remove.count() << " ms\n";
+}
+
+TEST_CASE("missing capabilities give actionable errors", "[netns]") {
+  Lab lab;
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    // Drop CAP_NET_ADMIN and CAP_NET_RAW from the effective set (still uid 0).
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    ::syscall(SYS_capget, &hdr, data);
+    data[0].effective &= ~((1U << CAP_NET_ADMIN) | (1U << CAP_NET_RAW));
+    std::string out;
+    if (::syscall(SYS_capset, &hdr, data) != 0) out += "capset failed\n";
+    out +=
+        std::string("has_admin=") + (vipd::net::has_capability(CAP_NET_ADMIN) ? "1" : "0") + "\n";
+    {
+      vipd::net::VipManager vm;
+      const std::vector<IpPrefix> v{pfx("198.18.7.100/32")};
+      out += vm.add(lab.va(), v)[0].error + "\n";
+      out += vm.remove(lab.va(), v)[0].error + "\n";
+    }
+    try {
+      vipd::net::VrrpSocket s("va", lab.va(), ip(Lab::kA));
+      out += "raw socket opened\n";
+    } catch (const std::system_error& e) {
+      out += std::string(e.what()) + "\n";
+    }
+    try {
+      vipd::net::GarpSender g(lab.va(), {});
+      out += "packet socket opened\n";
+    } catch (const std::system_error& e) {
+      out += std::string(e.what()) + "\n";
+    }
+    (void)!::write(pipefd[1], out.data(), out.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  INFO(out);
+  CHECK(WIFEXITED(status));
+  CHECK(out.find("has_admin=0\n") != std::string::npos);
+  CHECK(out.find("adding VIP 198.18.7.100/32 to ifindex " + std::to_string(lab.va()) +
+                 " needs CAP_NET_ADMIN (run as root or grant CAP_NET_ADMIN)") != std::string::npos);
+  CHECK(out.find("removing VIP 198.18.7.100/32 from ifindex " + std::to_string(lab.va()) +
+                 " needs CAP_NET_ADMIN") != std::string::npos);
+  CHECK(out.find("opening the VRRP raw socket needs CAP_NET_RAW (run as root or grant "
+                 "CAP_NET_RAW)") != std::string::npos);
+  CHECK(out.find("opening the gratuitous ARP packet socket needs CAP_NET_RAW") !=
+        std::string::npos);
+}
+
+TEST_CASE("NetlinkWatcher reports address and link changes", "[netns]") {
+  Lab lab;
+  std::vector<vipd::net::AddressEvent> addrs;
+  std::vector<LinkEvent> links;
+  int resyncs = 0;
+  vipd::net::NetlinkWatcher w({[&](const LinkEvent& e) { links.push_back(e); },
+                               [&](const vipd::net::AddressEvent& e) { addrs.push_back(e); },
+                               [&] { ++resyncs; }});
+  const auto pump_until = [&](const std::string& what, const std::function<bool()>& pred) {
+    const auto deadline = Clock::now() + std::chrono::seconds(3);
+    while (!pred()) {
+      if (Clock::now() > deadline) FAIL("timed out waiting for " << what);
+      if (wait_readable(w.fd(), 50)) w.dispatch();
+    }
+  };
+  const auto vip = pfx("198.18.7.60/32");
+  const auto has_addr = [&](bool added) {
+    return std::any_of(addrs.begin(), addrs.end(), [&](const auto& e) {
+      return e.added == added && e.prefix == vip && e.ifindex == lab.va();
+    });
+  };
+
+  run("ip addr add 198.18.7.60/32 dev va");
+  pump_until("NEWADDR", [&] { return has_addr(true); });
+  run("ip addr del 198.18.7.60/32 dev va");
+  pump_until("DELADDR", [&] { return has_addr(false); });
+
+  run("ip -n " + lab.b() + " link set vb down");
+  pump_until("carrier loss on va", [&] {
+    return std::any_of(links.begin(), links.end(), [&](const LinkEvent& e) {
+      return e.ifindex == lab.va() && e.name == "va" && e.exists && e.admin_up && !e.carrier;
+    });
+  });
+  CHECK_FALSE(links.back().usable());
+
+  run("ip link del va");
+  pump_until("DELLINK of va", [&] {
+    return std::any_of(links.begin(), links.end(),
+                       [&](const LinkEvent& e) { return e.ifindex == lab.va() && !e.exists; });
+  });
+  CHECK(resyncs == 0);
+  // Nothing queued: dispatch() returns at once on the non-blocking socket.
+  w.dispatch();
+}
+
+TEST_CASE("VrrpSocket: multicast and unicast adverts cross the veth with TTL 255", "[netns]") {
+  Lab lab;
+  vipd::net::VrrpSocket tx("va", lab.va(), ip(Lab::kA));
+  vipd::net::VrrpSocket same_host("va", lab.va(), ip(Lab::kA));  // another listener in A
+  auto rx = lab.in_b(
+      [&] { return std::make_unique<vipd::net::VrrpSocket>("vb", lab.vb(), ip(Lab::kB)); });
+  const std::vector<std::uint8_t> payload{0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0xab, 0xcd,
+                                          198,  18,   7,    100,  1,    2,    3};
+
+  REQUIRE(tx.send(payload, ip("224.0.0.18")) == 0);
+  REQUIRE(wait_readable(rx->fd(), 2000));
+  auto p = rx->receive();
+  REQUIRE(p.has_value());
+  CHECK(p->source == ip(Lab::kA));
+  CHECK(p->destination == ip("224.0.0.18"));
+  CHECK(p->ttl == 255);
+  CHECK(p->ifindex == lab.vb());
+  CHECK(p->payload == payload);
+  CHECK_FALSE(rx->receive().has_value());  // non-blocking, nothing more
+
+  // Own adverts are not looped back: neither the sender nor another socket on this host hears it.
+  CHECK_FALSE(wait_readable(tx.fd(), 200));
+  CHECK_FALSE(wait_readable(same_host.fd(), 1));
+
+  // Unicast to the peer.
+  REQUIRE(tx.send(payload, ip(Lab::kB)) == 0);
+  REQUIRE(wait_readable(rx->fd(), 2000));
+  p = rx->receive();
+  REQUIRE(p.has_value());
+  CHECK(p->source == ip(Lab::kA));
+  CHECK(p->destination == ip(Lab::kB));
+  CHECK(p->ttl == 255);
+  CHECK(p->payload == payload);
+
+  // The source follows set_source() for both kinds of destination (IP_PKTINFO ipi_spec_dst).
+  run("ip addr add 198.18.7.9/24 dev va");
+  tx.set_source(ip("198.18.7.9"));
+  for (const char* dst : {"224.0.0.18", Lab::kB}) {
+    REQUIRE(tx.send(payload, ip(dst)) == 0);
+    REQUIRE(wait_readable(rx->fd(), 2000));
+    p = rx->receive();
+    REQUIRE(p.has_value());
+    CHECK(p->source == ip("198.18.7.9"));
+    CHECK(p->destination == ip(dst));
+  }
+
+  // And back: the peer's adverts reach A.
+  REQUIRE(rx->send(payload, ip("224.0.0.18")) == 0);
+  REQUIRE(wait_readable(tx.fd(), 2000));
+  p = tx.receive();
+  REQUIRE(p.has_value());
+  CHECK(p->source == ip(Lab::kB));
+  CHECK(p->ifindex == lab.va());
+}
+
+TEST_CASE("GarpSender: both GARP forms reach the peer and update its neighbour entry", "[netns]") {
+  Lab lab;
+  const auto mac = mac_of("va");
+  const auto vip = ip("198.18.7.100");
+  // The peer knows the VIP at another MAC (the old master's); GARP must move it to ours.
+  run("ip -n " + lab.b() + " neigh replace 198.18.7.100 lladdr 02:00:00:00:00:99 dev vb nud stale");
+  const int sniff = lab.in_b([] {
+    return ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
+  });
+  REQUIRE(sniff >= 0);
+  sockaddr_ll bind_to{};
+  bind_to.sll_family = AF_PACKET;
+  bind_to.sll_protocol = htons(ETH_P_ARP);
+  bind_to.sll_ifindex = lab.vb();
+  REQUIRE(::bind(sniff, reinterpret_cast<sockaddr*>(&bind_to), sizeof bind_to) == 0);
+
+  vipd::net::GarpSender g(lab.va(), mac);
+  const std::vector<IpAddress> vips{vip};
+  CHECK(g.announce(vips) == 2);
+
+  std::vector<std::array<std::uint8_t, 28>> seen;
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (seen.size() < 2 && Clock::now() < deadline) {
+    if (!wait_readable(sniff, 100)) continue;
+    std::array<std::uint8_t, 64> buf{};
+    sockaddr_ll from{};
+    socklen_t fl = sizeof from;
+    const auto n =
+        ::recvfrom(sniff, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+    if (n < 28 || from.sll_pkttype != PACKET_BROADCAST) continue;
+    if (std::memcmp(from.sll_addr, mac.data(), 6) != 0) continue;  // only frames from va
+    std::array<std::uint8_t, 28> body{};
+    std::memcpy(body.data(), buf.data(), 28);
+    seen.push_back(body);
+  }
+  ::close(sniff);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == vipd::net::garp_frame(mac, vip, false));
+  CHECK(seen[1] == vipd::net::garp_frame(mac, vip, true));
+
+  Lab::wait_for("the peer's neighbour entry to move to our MAC", [&] {
+    return run("ip -n " + lab.b() + " neigh show 198.18.7.100 dev vb").find(mac_text(mac)) !=
+           std::string::npos;
+  });
+  // IPv6 VIPs are skipped (unsolicited NA comes later).
+  CHECK(g.announce(std::vector<IpAddress>{ip("2001:db8::1")}) == 0);
+}
+
+TEST_CASE("NetlinkWatcher asks for a resync when the kernel dropped events", "[netns]") {
+  Lab lab;
+  std::size_t addr_events = 0;
+  int resyncs = 0;
+  vipd::net::NetlinkWatcher w(
+      {nullptr, [&](const vipd::net::AddressEvent&) { ++addr_events; }, [&] { ++resyncs; }});
+  // Shrink the 4 MiB buffer the watcher set, so a burst overruns it (ENOBUFS -> NLE_NOMEM).
+  const int small = 4096;
+  REQUIRE(::setsockopt(w.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+  vipd::net::VipManager vm;
+  std::vector<IpPrefix> vips;
+  for (std::uint32_t i = 0; i < 300; ++i)
+    vips.push_back(IpPrefix{IpAddress::v4((198U << 24) | (18U << 16) | (100U << 8) + i), 32});
+  const auto added = vm.add(lab.va(), vips);
+  REQUIRE(std::all_of(added.begin(), added.end(), [](const auto& r) { return r.ok; }));
+  REQUIRE(wait_readable(w.fd(), 1000));
+  w.dispatch();
+  CHECK(resyncs == 1);
+  CHECK(addr_events < 300);
+  // The socket keeps working after the overrun.
+  addr_events = 0;
+  run("ip addr add 198.18.7.61/32 dev va");
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  while (addr_events == 0 && Clock::now() < deadline)
+    if (wait_readable(w.fd(), 50)) w.dispatch();
+  CHECK(addr_events == 1);
+}
