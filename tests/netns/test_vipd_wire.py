@@ -15,10 +15,13 @@ For each VRRPv3 checksum mode (A 150 and B 100 both configured with it):
     PROTO_CHECKSUM_E_GOOD; 0 is Bad, 2 Unverified.)
   - gratuitous ARP, in both the request and the reply form, reaches the client namespace and
     updates the client's existing neighbour entry for the VIP to B's MAC on failover — without
-    the client asking (see the comment at the neighbour check).
+    the client asking (see the comment at the neighbour check); and each form alone, replayed,
+    overrides a fresh entry (inside the neighbour locktime only a valid gratuitous ARP may),
+    while a non-gratuitous control frame does not.
 Exit 0 pass, 1 fail, 77 skipped."""
 
 import os
+import struct
 import sys
 import time
 
@@ -50,6 +53,71 @@ def neigh(node, ip=VIP) -> tuple[str | None, str | None]:
     out = node.run("ip", "neigh", "show", ip, "dev", node.iface).stdout.split()
     lladdr = out[out.index("lladdr") + 1].lower() if "lladdr" in out else None
     return lladdr, (out[-1] if out else None)
+
+
+def pcap_frames(path) -> list[bytes]:
+    """Ethernet frames of a classic pcap file (what `tcpdump -w` writes)."""
+    data = open(path, "rb").read()
+    magic = struct.unpack_from("<I", data)[0]
+    end = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    assert struct.unpack_from(end + "I", data, 20)[0] == 1, f"{path}: not an Ethernet capture"
+    frames, off = [], 24
+    while off + 16 <= len(data):
+        incl = struct.unpack_from(end + "I", data, off + 8)[0]
+        frames.append(data[off + 16:off + 16 + incl])
+        off += 16 + incl
+    return frames
+
+
+def garp_frames(path, mac: str, ip: str) -> dict[int, bytes]:
+    """The first gratuitous ARP frame per opcode (1 request, 2 reply) sent from ``mac`` for ``ip``."""
+    want_mac = bytes.fromhex(mac.replace(":", ""))
+    want_ip = bytes(int(x) for x in ip.split("."))
+    out: dict[int, bytes] = {}
+    for f in pcap_frames(path):
+        if len(f) < 42 or f[12:14] != b"\x08\x06":
+            continue
+        arp = f[14:42]
+        op = struct.unpack_from(">H", arp, 6)[0]
+        if arp[8:14] == want_mac and arp[14:18] == want_ip and arp[24:28] == want_ip:
+            out.setdefault(op, f)
+    return out
+
+
+_SEND_SRC = r"""
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+s.send(bytes.fromhex(sys.argv[2]))
+"""
+
+
+def replay_forms(lab, frames: dict[int, bytes], mac_a: str, mac_b: str) -> None:
+    """Each GARP form vipd sent, alone, must override a *fresh* client entry.
+
+    Replays B's captured request-form and reply-form frames one at a time from B's namespace
+    after setting the client's entry for the VIP to A's MAC just now. Within the neighbour
+    locktime (1 s) Linux only lets an ARP override an entry when it is gratuitous
+    (net/ipv4/arp.c arp_is_garp(): sender IP == target IP, and for a reply target MAC == sender
+    MAC), so an entry that moves to B's MAC proves the form is a valid GARP on its own. The
+    control: the reply with its target MAC zeroed (not gratuitous for Linux) must NOT move it."""
+    a, b, c = lab.a, lab.b, lab.c
+    reply = frames[2]
+    control = reply[:14 + 18] + bytes(6) + reply[14 + 24:]
+    for name, frame, moves in (("request", frames[1], True), ("reply", reply, True),
+                               ("control: reply with zero target MAC", control, False)):
+        c.run("ip", "neigh", "replace", VIP, "lladdr", mac_a, "dev", c.iface, "nud", "reachable")
+        t0 = time.monotonic()
+        b.run("python3", "-c", _SEND_SRC, b.iface, frame.hex())
+        if moves:
+            wait_for(lambda: neigh(c)[0] == mac_b, 0.5,
+                     lambda: f"the {name} form alone to move the client's fresh entry to B "
+                             f"(entry now {neigh(c)})")
+            FIG.add(f"garp_{name}_alone", (time.monotonic() - t0) * 1000,
+                    "fresh entry overridden; includes starting the sender")
+        else:
+            hold(lambda: neigh(c)[0] == mac_a, 0.3,
+                 f"{name}: the client's fresh entry keeps A's MAC (the check can fail)")
 
 
 def fields(cap, display_filter, names, *opts) -> list[dict]:
@@ -169,6 +237,11 @@ def one_mode(lab, mode: str) -> None:
     # Broadcast replies and requests do not confirm reachability (arp_process): a STALE entry
     # with B's MAC is the mark of an unsolicited update (a solicited reply would be REACHABLE).
     assert nud == "STALE", f"client's entry after the GARP is {nud}, expected STALE"
+    if mode == "rfc9568":  # the ARP frames do not depend on the checksum mode: once is enough
+        frames = garp_frames(capc.file, mac_b, VIP)
+        assert 1 in frames and 2 in frames, f"GARP forms in the client capture: {sorted(frames)}"
+        replay_forms(lab, frames, mac_a, mac_b)
+        c.run("ip", "neigh", "flush", "dev", c.iface)
     wait_for(lambda: lab.vip_holders() == [], 2, "no VIP anywhere after both agents stopped")
 
 
