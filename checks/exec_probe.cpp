@@ -46,9 +46,12 @@ std::string resolve(const std::string& cmd) {
   while (pos <= path.size()) {
     auto end = path.find(':', pos);
     if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(pos, end - pos);
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + cmd;
+    // push_back/append, not assignment of literals: GCC 12 -O2 reports a false -Wrestrict on
+    // those (PR105329).
+    std::string candidate(path, pos, end - pos);
+    if (candidate.empty()) candidate.push_back('.');
+    candidate.push_back('/');
+    candidate.append(cmd);
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     pos = end + 1;
   }

@@ -60,7 +60,10 @@ class HttpProbe final : public Probe {
     for (int s : expect_status_) status_ok = status_ok || s == status;
     if (!status_ok) {
       std::string set;
-      for (int s : expect_status_) set += (set.empty() ? "" : ",") + std::to_string(s);
+      for (int s : expect_status_) {
+        if (!set.empty()) set.append(",");
+        set.append(std::to_string(s));
+      }
       r.error = "status " + std::to_string(status) + " not in [" + set + "]";
       return r;
     }

@@ -27,6 +27,11 @@ int ms_until(Clock::time_point deadline) {
   return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, INT32_MAX));
 }
 
+// The config validator rejects nonsense; this only keeps a zero interval from spinning a core.
+milliseconds effective_interval(const config::Check& c) {
+  return std::max(c.interval, milliseconds(10));
+}
+
 }  // namespace
 
 struct Runner::Impl {
@@ -74,7 +79,8 @@ struct Runner::Impl {
 
   void run_periodic(const config::Check& c, Probe& probe) {
     Tracker tracker(c.rise, c.fall);
-    const auto edge = edge_interval(c.interval);
+    const auto interval = effective_interval(c);
+    const auto edge = edge_interval(interval);
     while (!stop_requested()) {
       const auto t0 = Clock::now();
       const ProbeResult r = probe.run(stop_fd);
@@ -83,7 +89,7 @@ struct Runner::Impl {
       const Transition tr = tracker.record(r.ok, r.immediate);
       publish(c, tracker, tr, r, took);
       // Envoy's edge interval: probe faster while a change is pending, to confirm it sooner.
-      const auto period = tr == Transition::Pending ? edge : c.interval;
+      const auto period = tr == Transition::Pending ? edge : interval;
       if (sleep_until(t0 + period)) return;
     }
   }
@@ -91,7 +97,8 @@ struct Runner::Impl {
   void run_pid(const config::Check& c) {
     Tracker tracker(c.rise, c.fall);
     PidWatch watch(c.pidfile, c.timeout);
-    const auto edge = edge_interval(c.interval);
+    const auto interval = effective_interval(c);
+    const auto edge = edge_interval(interval);
     while (!stop_requested()) {
       const auto t0 = Clock::now();
       const ProbeResult r = watch.evaluate(t0);
@@ -100,7 +107,7 @@ struct Runner::Impl {
       publish(c, tracker, tr, r, took);
       // Re-evaluate every interval as a safety net (and to count `rise`), at once when the
       // process exits (pidfd POLLIN) or the pidfile changes (inotify), and when a grace ends.
-      auto deadline = t0 + (tr == Transition::Pending ? edge : c.interval);
+      auto deadline = t0 + (tr == Transition::Pending ? edge : interval);
       if (const auto g = watch.grace_deadline(); g && *g > t0) deadline = std::min(deadline, *g);
       for (;;) {
         pollfd p[3] = {

@@ -131,8 +131,10 @@ void SimLan::broadcast(int from, std::uint8_t priority) {
     if (link.jitter.count() > 0) {
       delay += Duration{std::uniform_int_distribution<std::int64_t>(0, link.jitter.count())(rng_)};
     }
+    TimePoint& last = last_arrival_[{from, to}];
+    last = std::max(last, now_ + delay);
     const std::uint64_t incarnation = nodes_[to].incarnation;
-    schedule(now_ + delay, [this, to, incarnation, advert, source = p.primary_address] {
+    schedule(last, [this, to, incarnation, advert, source = p.primary_address] {
       if (nodes_[to].incarnation != incarnation) return;
       deliver(to, event::AdvertReceived{advert, source});
     });

@@ -22,7 +22,7 @@ using vrrp::TimePoint;
 struct LinkKnobs {
   double loss = 0.0;         // probability an advert is lost
   Duration delay{0};         // fixed one-way delay
-  Duration jitter{0};        // plus uniform [0, jitter]
+  Duration jitter{0};        // plus uniform [0, jitter]; never reorders (FIFO)
   bool partitioned = false;  // everything is lost
 };
 
@@ -108,6 +108,8 @@ class SimLan {
   std::priority_queue<Item, std::vector<Item>, Later> queue_;
   std::vector<Node> nodes_;
   std::map<std::pair<int, int>, LinkKnobs> links_;
+  /// Links are FIFO like an Ethernet segment: jitter delays but never reorders adverts.
+  std::map<std::pair<int, int>, TimePoint> last_arrival_;
   std::vector<Transition> transitions_;
   std::vector<Sent> sent_;
 };
