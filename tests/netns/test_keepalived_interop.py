@@ -69,6 +69,9 @@ class Speaker:
                                else f"{c.advert_ms // 1000}s",
                                unicast_peers=peers, api_listen=API, **c.vipd)
             self.proc = self.lab.start_vipd(self.node, text)
+            # Like start_keepalived (which waits for its VRRP process): return once it runs.
+            wait_for(lambda: self.proc.expect_alive() or inst(self.node), 5,
+                     f"{self.label} to answer /status")
         else:
             text = keepalived_config(self.node, priority=self.prio, version=c.version,
                                      advert=c.advert_ms / 1000, unicast_peers=peers,
