@@ -86,6 +86,16 @@ void Instance::start() {
 void Instance::shutdown() { feed(vrrp::event::Shutdown{}); }
 
 void Instance::feed(const vrrp::Event& event) {
+  // By the time handle() returns its actions, master() already shows the new state: becoming
+  // MASTER records ourselves as the master, seen now. The failover measure (last advert heard
+  // from the previous master -> VIPs installed and announced) needs the previous master's last
+  // advert, so it is read here, before the event is handled. No master heard (first election,
+  // address owner) means no failover to measure.
+  const auto& before = machine_.master();
+  previous_master_seen_ = machine_.state() != vrrp::State::Master && before.address &&
+                                  *before.address != machine_.params().primary_address
+                              ? before.last_seen
+                              : std::nullopt;
   for (const auto& action : machine_.handle(event, EventLoop::now())) execute(action);
 }
 
@@ -182,8 +192,8 @@ void Instance::send_advert(std::uint8_t priority) {
 }
 
 void Instance::acquire_vips() {
-  // Failover duration starts at the last advert we heard from the old master.
-  takeover_from_ = machine_.master().last_seen;
+  // Failover duration starts at the last advert we heard from the old master (see feed()).
+  takeover_from_ = previous_master_seen_;
   const auto results = vip_manager_.add(link_.ifindex, cfg_.vips);
   for (const auto& r : results) {
     ++agent_stats_.vip_operations[{"add", r.ok ? "ok" : "error"}];

@@ -113,6 +113,7 @@ class Instance {
   bool fault_raised_ = false;
   Transition last_transition_;
   std::optional<TimePoint> takeover_from_;  // last advert heard before we took over
+  std::optional<TimePoint> previous_master_seen_;  // master().last_seen before the current event
   std::map<std::string, TimePoint> warned_;
   std::array<std::uint8_t, 8> auth_data_{};
   std::map<std::string, std::pair<std::string, TimePoint>> conditions_;  // key → message, last seen
