@@ -10,23 +10,29 @@ rise 2, fall 2) tracked with weight -60 (150 - 60 = 90 < 100 → B preempts).
 Cases (run all, or name some on the command line: `test_vipd_checks.py stop flap`):
   stop       nginx -s stop / SIGTERM on the master → B serves, A FAULT; nginx back → A preempts
   kill       SIGKILL of nginx's whole process group → same
+  quit       `nginx -s quit` (graceful) → same
+  kill-master SIGKILL of nginx's master only (its worker keeps serving) → same (clean handover)
   unhealthy  /healthz 503 → failover after `fall` (A effective 90, B MASTER by preempt);
              healthy again → A preempts back
   reload     `nginx -s reload` × 5 on the master → no transition, the client never sees node-b
   flap       /healthz alternates 503/200 every 300 ms for 3 s: VIP moves ≤ phases; A ends MASTER
   flap-rise  the same with a rise long enough to outlast a healthy phase: exactly one move
+  flap-rise8 rise 8: the edge interval (interval/4 while pending) still brings the check up
+             within a phase, so the moves are NOT suppressed (documented behaviour)
   nopreempt  preempt = false: nginx killed then back on A → B keeps the VIP
   cold       cold start with nginx down (and with /healthz 503) on A: A never claims the VIP
 Exit 0 pass, 1 fail, 77 skipped."""
 
 import math
 import os
+import signal
+import subprocess
 import sys
 import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import (VIP, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config,
+from lab import (NGINX, VIP, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config,
                  wait_for)
 
 API = "127.0.0.1:9555"
@@ -201,22 +207,29 @@ def nginx_down_then_back(pair: Pair, how: str) -> None:
     lab, a, b, poller = pair.lab, pair.lab.a, pair.lab.b, pair.poller
     before_a = inst(a)
     t0 = time.monotonic()
+    workers = pair.ng_a.worker_pids()
     if how == "stop":
         pair.ng_a.terminate()          # SIGTERM to nginx's master == nginx -s stop (fast shutdown)
+    elif how == "quit":
+        nginx_cli(pair.ng_a, "quit")   # `nginx -s quit`: graceful shutdown via the pidfile
+    elif how == "kill-master":
+        pair.ng_a.signal(signal.SIGKILL)  # only the master: its worker keeps serving
     else:
         pair.ng_a.kill()               # SIGKILL of the whole process group (master + workers)
     first_b = poller.wait_served_by("node-b", FAULT_TAKEOVER_DEADLINE, since=t0)
     takeover = first_b.end - t0
     poller.wait_served_by("node-b", 5, since=first_b.end, consecutive=20)
-    if how == "stop":
+    if how in ("stop", "quit"):
         pair.ng_a.wait_exit(5)
     st_a = wait_state(a, "FAULT", 2)
     st_b = wait_state(b, "MASTER", 2)
     ia, ib = st_a["instances"][0], st_b["instances"][0]
     pid = check_of(st_a, "nginx-pid")
     s = poller.summary(t0, first_b.end)
-    result(f"{how}: nginx {'SIGTERM (nginx -s stop)' if how == 'stop' else 'SIGKILL (group)'} "
-           f"on A → client served by B after {ms(takeover)} (deadline "
+    what = {"stop": "SIGTERM to the master (= nginx -s stop)", "quit": "nginx -s quit",
+            "kill": "SIGKILL of the process group",
+            "kill-master": f"SIGKILL of the master only (workers {workers} left serving)"}[how]
+    result(f"{how}: {what} on A → client served by B after {ms(takeover)} (deadline "
            f"{ms(FAULT_TAKEOVER_DEADLINE)}); requests in between {s['counts']}; A {ia['state']} "
            f"({ia['reason']!r}); pid check error {pid['last_error']!r}; B {ib['state']} "
            f"({ib['reason_code']})")
@@ -225,6 +238,13 @@ def nginx_down_then_back(pair: Pair, how: str) -> None:
     assert ia["fault"], f"A has no fault reason: {ia}"
     assert lab.vip_holders() == ["node-b"], f"VIP on {lab.vip_holders()}, want node-b only"
     assert to_master(ia) == to_master(before_a), "A went MASTER again while nginx was down"
+
+
+def nginx_cli(ng, sig: str) -> None:
+    r = subprocess.run([NGINX, "-p", str(ng.prefix), "-c", str(ng.conf), "-e", str(ng.error_log),
+                        "-s", sig], capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        raise RuntimeError(f"nginx -s {sig} failed: {r.stderr.strip()}")
 
 
 def nginx_recovers(pair: Pair, label: str) -> None:
@@ -286,6 +306,38 @@ def case_kill(lab):
     except AssertionError:
         print(pair.logs())
         raise
+
+
+def case_quit(lab):
+    pair = Pair(lab)
+    try:
+        nginx_down_then_back(pair, "quit")
+        nginx_recovers(pair, "quit-recover (preempt=true)")
+    except AssertionError:
+        print(pair.logs())
+        raise
+
+
+def case_kill_master(lab):
+    """docs/checks.md: killing only the master leaves the workers serving; the pid check (weight
+    0) must still hand over cleanly."""
+    pair = Pair(lab)
+    workers = pair.ng_a.worker_pids()
+    try:
+        nginx_down_then_back(pair, "kill-master")
+        alive = [w for w in workers if os.path.exists(f"/proc/{w}")]
+        status_w, body = lab.a.http_get("http://127.0.0.1/")
+        result(f"kill-master: orphaned workers still alive {alive}, answering {status_w} "
+               f"{body.strip()!r} on A's 127.0.0.1 — yet A is FAULT and B serves the VIP")
+    except AssertionError:
+        print(pair.logs())
+        raise
+    finally:
+        for w in workers:  # our own nginx's orphaned workers, by PID
+            try:
+                os.kill(w, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def case_nopreempt(lab):
@@ -466,6 +518,25 @@ def case_flap_rise(lab):
         raise
 
 
+def case_flap_rise8(lab):
+    """rise 8 at 50 ms looks like 400 ms > a 300 ms phase, but the edge interval (12.5 ms while a
+    change is pending) brings the check up after ≤ 50 + 7 × 12.5 ≈ 138 ms: per docs/checks.md
+    this does NOT suppress the moves. Asserts the documented behaviour (the VIP still follows
+    every phase, within the hysteresis bound)."""
+    rise = 8
+    edge = max(0.010, HTTP_INTERVAL / 4)
+    worst_up = HTTP_INTERVAL + (rise - 1) * edge
+    pair = Pair(lab, rise_a=rise)
+    try:
+        moves, total, phases = flap(lab, pair, f"flap-rise8 (rise {rise}, up after ≤ "
+                                    f"{ms(worst_up)} < {ms(PHASE)})", rise)
+        assert moves > 1, (f"rise {rise}: only {moves} move(s); with the edge interval the check "
+                           f"should come up within {ms(worst_up)} of each healthy phase")
+    except AssertionError:
+        print(pair.logs())
+        raise
+
+
 def case_cold(lab):
     a, b = lab.a, lab.b
     cap = lab.capture(None, "vrrp or arp")
@@ -569,10 +640,13 @@ def mac_of(node) -> str:
 CASES = {
     "stop": case_stop,
     "kill": case_kill,
+    "quit": case_quit,
+    "kill-master": case_kill_master,
     "unhealthy": case_unhealthy,
     "reload": case_reload,
     "flap": case_flap,
     "flap-rise": case_flap_rise,
+    "flap-rise8": case_flap_rise8,
     "nopreempt": case_nopreempt,
     "cold": case_cold,
 }
