@@ -210,12 +210,23 @@ void StateMachine::on(const event::AdverTimerExpired&, TimePoint now, Actions& o
   out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
 }
 
-void StateMachine::on(const event::PriorityChanged& changed, TimePoint, Actions&) {
-  // STYLE.md rule 5: never a restart. The owner is never weighted. A Backup's Skew_Time and
-  // Master_Down_Interval follow from effective_priority_ the next time it arms the timer; a
-  // Master carries the new priority in its next advert (a better peer then preempts it).
+void StateMachine::on(const event::PriorityChanged& changed, TimePoint now, Actions& out) {
+  // STYLE.md rule 5: never a restart. The owner is never weighted. A Master carries the new
+  // priority in its next advert (a better peer then preempts it).
   if (owner()) return;
   effective_priority_ = std::clamp<std::uint8_t>(changed.effective, 1, 254);
+  // A Backup's running Master_Down_Timer was armed with Skew_Time for the old priority: re-derive
+  // its deadline from when it was armed, so the ranking among backups follows the priority now
+  // (otherwise a backup whose checks just came up keeps the long skew of its cold start and a
+  // lower-priority backup can answer first).
+  if (state_ == State::Backup && master_down_deadline_ && master_down_armed_at_) {
+    const TimePoint deadline =
+        *master_down_armed_at_ + (master_down_skew_only_ ? skew_time() : master_down_interval());
+    if (deadline != *master_down_deadline_) {
+      master_down_deadline_ = std::max(deadline, now);
+      out.emplace_back(action::ArmTimer{Timer::MasterDown, *master_down_deadline_});
+    }
+  }
 }
 
 void StateMachine::on(const event::FaultRaised& raised, TimePoint now, Actions& out) {
@@ -411,6 +422,13 @@ void StateMachine::send_advert(std::uint8_t priority, TimePoint now, Actions& ou
 }
 
 void StateMachine::arm_master_down(TimePoint deadline, Actions& out) {
+  // Remember how it was armed (the full interval or Skew_Time only) for PriorityChanged.
+  master_down_armed_at_ = deadline - master_down_interval();
+  master_down_skew_only_ = false;
+  if (pending_takeover_ != Reason::MasterDown) {
+    master_down_armed_at_ = deadline - skew_time();
+    master_down_skew_only_ = true;
+  }
   master_down_deadline_ = deadline;
   out.emplace_back(action::ArmTimer{Timer::MasterDown, deadline});
 }

@@ -207,6 +207,8 @@ class StateMachine {
   bool drained_ = false;
   bool holding_vips_ = false;  // resigned, VIPs kept until a new master is heard
   std::optional<TimePoint> release_deadline_;
+  std::optional<TimePoint> master_down_armed_at_;
+  bool master_down_skew_only_ = false;
   bool group_exceeded_ = false;
   std::vector<IpAddress> peers_seen_;
 

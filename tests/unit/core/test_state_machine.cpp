@@ -80,9 +80,13 @@ std::string shape(const Actions& actions) {
           if constexpr (std::is_same_v<T, action::SendAdvert>) {
             s += "send(" + std::to_string(x.priority) + ")";
           } else if constexpr (std::is_same_v<T, action::ArmTimer>) {
-            s += x.timer == Timer::Adver ? "arm(adver)" : "arm(down)";
+            s += x.timer == Timer::Adver     ? "arm(adver)"
+                 : x.timer == Timer::Release ? "arm(release)"
+                                             : "arm(down)";
           } else if constexpr (std::is_same_v<T, action::CancelTimer>) {
-            s += x.timer == Timer::Adver ? "cancel(adver)" : "cancel(down)";
+            s += x.timer == Timer::Adver     ? "cancel(adver)"
+                 : x.timer == Timer::Release ? "cancel(release)"
+                                             : "cancel(down)";
           } else if constexpr (std::is_same_v<T, action::AcquireVips>) {
             s += "acquire";
           } else if constexpr (std::is_same_v<T, action::ReleaseVips>) {
@@ -484,10 +488,12 @@ TEST_CASE(
     "fault from master resigns with priority 0 and releases the VIPs [DESIGN.md §4 Fault, "
     "RFC-CHECKLIST 4.6 priority 0]",
     "[fsm][fault]") {
-  StateMachine sm = master(params(100));
+  InstanceParams p = params(100);
+  p.make_before_break = false;  // the RFC behaviour
+  StateMachine sm = master(p);
   const Actions out =
       sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t0 + 9s);
-  CHECK(shape(out) == "send(0) release cancel(adver) cancel(down) state(FAULT)");
+  CHECK(shape(out) == "send(0) cancel(adver) cancel(down) release state(FAULT)");
   CHECK(changed(out).reason == Reason::Fault);
   CHECK(changed(out).explanation == "check nginx-pid failed");
   CHECK(sm.in_fault());
@@ -587,4 +593,125 @@ TEST_CASE("state and reason names are the stable /status and metric values", "[f
       {Reason::Drain, "drain"},
   };
   for (const auto& [reason, name] : reasons) CHECK(to_string(reason) == name);
+}
+
+// --- Extensions: make-before-break, drain, two-node group guard, priority re-arm ---------------
+
+TEST_CASE(
+    "make-before-break: a faulted master keeps the VIPs until the new master is heard "
+    "[DESIGN.md §4 extension, issue Performance]",
+    "[fsm][mbb]") {
+  StateMachine sm = master(params(100));
+  const TimePoint t = t0 + 9s;
+  const Actions out = sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t);
+  CHECK(shape(out) == "send(0) cancel(adver) cancel(down) arm(release) state(FAULT)");
+  CHECK(armed(out, Timer::Release) == t + sm.master_down_interval());
+  CHECK(sm.holding_vips());
+  CHECK(changed(out).explanation.find("make-before-break") != std::string::npos);
+  // A priority-0 advert is not a new master: keep holding.
+  CHECK_FALSE(has<action::ReleaseVips>(sm.handle(advert(0), t + 1ms)));
+  // The backup took over: its advert releases the VIPs at once.
+  const Actions handover = sm.handle(advert(100), t + 2ms);
+  CHECK(shape(handover) == "notice(released_after_handover) cancel(release) release");
+  CHECK_FALSE(sm.holding_vips());
+  CHECK(sm.state() == State::Fault);
+  // The release timer, now stale, does nothing.
+  CHECK(sm.handle(event::ReleaseTimerExpired{}, t + 10s).empty());
+}
+
+TEST_CASE("make-before-break: released after Master_Down_Interval when nobody takes over",
+          "[fsm][mbb]") {
+  StateMachine sm = master(params(100));
+  const TimePoint t = t0 + 9s;
+  sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t);
+  CHECK(sm.handle(event::ReleaseTimerExpired{}, t + 1s).empty());  // early: stale
+  const Actions out = sm.handle(event::ReleaseTimerExpired{}, t + sm.master_down_interval());
+  CHECK(shape(out) == "notice(released_without_handover) cancel(release) release");
+}
+
+TEST_CASE("make-before-break does not apply to link loss, and clears with the fault",
+          "[fsm][mbb]") {
+  StateMachine link = master(params(100));
+  const Actions out = link.handle(event::FaultRaised{Reason::LinkDown, "eth0 down"}, t0 + 9s);
+  CHECK(shape(out) == "send(0) cancel(adver) cancel(down) release state(FAULT)");
+
+  StateMachine sm = master(params(100));
+  sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t0 + 9s);
+  const Actions back = sm.handle(event::FaultCleared{"check nginx-pid ok"}, t0 + 9s + 50ms);
+  CHECK(shape(back) == "cancel(release) release arm(down) state(BACKUP)");
+  StateMachine down = master(params(100));
+  down.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t0 + 9s);
+  CHECK(shape(down.handle(event::Shutdown{}, t0 + 10s)) == "cancel(release) release state(INIT)");
+}
+
+TEST_CASE("drain: the master advertises 0, keeps the VIPs, hands over when a peer is master",
+          "[fsm][drain]") {
+  StateMachine sm = master(params(100));
+  const TimePoint t = t0 + 9s;
+  const Actions out = sm.handle(event::DrainRequested{"drain requested"}, t);
+  CHECK(shape(out) == "send(0) arm(adver) notice(drain)");
+  CHECK(sm.state() == State::Master);
+  CHECK(sm.drained());
+  // Every advert while drained says 0.
+  CHECK(shape(sm.handle(event::AdverTimerExpired{}, t + 1s)) == "send(0) arm(adver)");
+  // The peer's first advert as master: release, BACKUP, reason drain.
+  const Actions handover = sm.handle(advert(50, kLower), t + 1s + 2ms);
+  CHECK(shape(handover) == "cancel(adver) release arm(down) state(BACKUP)");
+  CHECK(changed(handover).reason == Reason::Drain);
+  // Drained backup: never preempts a lower master, ranks itself priority 1.
+  CHECK(sm.skew_time() == skew_time(1, Centiseconds{100}));
+  const Actions lower = sm.handle(advert(50, kLower), t + 2s);
+  CHECK(shape(lower) == "arm(down)");
+  // Undrain: normal again; the next lower advert is preempted (after the running timer).
+  sm.handle(event::DrainCancelled{"undrain"}, t + 3s);
+  CHECK_FALSE(sm.drained());
+  CHECK(sm.skew_time() == skew_time(100, Centiseconds{100}));
+}
+
+TEST_CASE("drain: a drained backup takes over only when everyone is silent, then hands back",
+          "[fsm][drain]") {
+  InstanceParams p = params(100);
+  p.group_size = 2;
+  StateMachine sm = backup_hearing(p, 150);
+  sm.handle(event::DrainRequested{"drain"}, t0 + 1s);
+  // The master resigns (priority 0): a drained backup does not answer it.
+  const Actions zero = sm.handle(advert(0), t0 + 2s);
+  CHECK(sm.state() == State::Backup);
+  CHECK(armed(zero, Timer::MasterDown) == t0 + 2s + sm.master_down_interval());
+  // Silence: it takes over (availability first), advertising 0 so any peer takes back at once.
+  const Actions take =
+      sm.handle(event::MasterDownTimerExpired{}, t0 + 2s + sm.master_down_interval());
+  CHECK(sm.state() == State::Master);
+  CHECK(all<action::SendAdvert>(take).front().priority == 0);
+}
+
+TEST_CASE(
+    "group_size = 2 falls back to RFC timing when a third router is heard "
+    "[DESIGN.md §4 two-node takeover guard]",
+    "[fsm][two-node]") {
+  InstanceParams p = params(100);
+  p.group_size = 2;
+  StateMachine sm = backup_hearing(p, 150);
+  CHECK(sm.two_node_active());
+  const Actions third = sm.handle(advert(120, kLower), t0 + 1s);
+  CHECK(shape(third).find("notice(group_size_exceeded)") != std::string::npos);
+  CHECK_FALSE(sm.two_node_active());
+  CHECK(sm.peers_seen().size() == 2);
+  // Now a priority-0 advert arms Skew_Time instead of taking over at once.
+  const Actions zero = sm.handle(advert(0), t0 + 2s);
+  CHECK(sm.state() == State::Backup);
+  CHECK(armed(zero, Timer::MasterDown) == t0 + 2s + sm.skew_time());
+}
+
+TEST_CASE("a backup's running Master_Down_Timer follows a priority change", "[fsm][priority]") {
+  // Cold start: checks down (priority 40), then up (100) before the timer fires. The deadline must
+  // be the one priority 100 would have given, so the better backup still answers first.
+  StateMachine sm(params(100));
+  sm.handle(event::PriorityChanged{40}, t0);
+  const Actions start = sm.handle(event::Startup{}, t0);
+  CHECK(armed(start, Timer::MasterDown) == t0 + master_down_interval(40, Centiseconds{100}));
+  const Actions up = sm.handle(event::PriorityChanged{100}, t0 + 50ms);
+  CHECK(armed(up, Timer::MasterDown) == t0 + master_down_interval(100, Centiseconds{100}));
+  // No change, no action.
+  CHECK(sm.handle(event::PriorityChanged{100}, t0 + 60ms).empty());
 }
