@@ -273,7 +273,14 @@ void StateMachine::on(const event::FaultCleared& cleared, TimePoint now, Actions
   if (!fault_) return;
   fault_.reset();
   if (state_ != State::Fault) return;
-  if (holding_vips_) release_held_vips(out);
+  if (holding_vips_ && owner()) {
+    // The owner goes straight back to MASTER: keep the VIPs rather than drop and re-add them.
+    holding_vips_ = false;
+    release_deadline_.reset();
+    out.emplace_back(action::CancelTimer{Timer::Release});
+  } else if (holding_vips_) {
+    release_held_vips(out);
+  }
   if (owner()) {
     become_master(Reason::FaultCleared, cleared.explanation, now, out);
   } else {

@@ -465,7 +465,12 @@ TEST_CASE(
     "§4 PriorityChanged]",
     "[fsm][priority]") {
   StateMachine backup = backup_hearing(params(100));
-  CHECK(backup.handle(event::PriorityChanged{200}, t0 + 1s).empty());
+  // No transition; the running Master_Down_Timer (armed at t0 on hearing the master) is moved to
+  // where priority 200 would have put it.
+  const Actions changed_out = backup.handle(event::PriorityChanged{200}, t0 + 1s);
+  CHECK(shape(changed_out) == "arm(down)");
+  CHECK(armed(changed_out, Timer::MasterDown) ==
+        t0 + master_down_interval(200, Centiseconds{100}));
   CHECK(backup.effective_priority() == 200);
   CHECK(backup.skew_time() == 218750us);
   CHECK(armed(backup.handle(advert(250), t0 + 2s), Timer::MasterDown) ==
@@ -526,7 +531,9 @@ TEST_CASE("owner leaves fault straight to master [DESIGN.md §4 Fault, RFC-CHECK
   sm.handle(event::Startup{}, t0);
   sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t0 + 1s);
   const Actions out = sm.handle(event::FaultCleared{"check nginx-pid ok"}, t0 + 2s);
-  CHECK(shape(out) == "send(255) acquire announce arm(adver) state(MASTER)");
+  // The owner kept its VIPs through the fault (make-before-break) and never drops them here.
+  CHECK(shape(out) == "cancel(release) send(255) acquire announce arm(adver) state(MASTER)");
+  CHECK_FALSE(has<action::ReleaseVips>(out));
   CHECK(changed(out).reason == Reason::FaultCleared);
 }
 
