@@ -67,6 +67,12 @@ Metrics::Metrics(const std::string& version)
                      .Name("vipd_garp_sent_total")
                      .Help("Gratuitous ARP frames sent")
                      .Register(*registry_)),
+      notices_(BuildCounter()
+                   .Name("vipd_vrrp_notices_total")
+                   .Help("Notable protocol conditions by kind: group_size_exceeded, "
+                         "duplicate_owner, interval_adopted, timer_late, "
+                         "released_without_handover, lower_priority_advert, ...")
+                   .Register(*registry_)),
       check_up_(BuildGauge()
                     .Name("vipd_check_up")
                     .Help("1 when the check is up after rise/fall")
@@ -126,6 +132,8 @@ void Metrics::update(const Snapshot& s) {
     set_counter(garp_sent_.Add({{"instance", i.name}}), static_cast<double>(i.garp_sent));
     master_last_seen_.Add({{"instance", i.name}})
         .Set(i.state == "MASTER" ? 0 : i.master_last_seen_seconds.value_or(-1));
+    for (const auto& [kind, count] : i.notices)
+      set_counter(notices_.Add({{"instance", i.name}, {"kind", kind}}), static_cast<double>(count));
     for (const auto& v : i.vips)
       vip_present_.Add({{"instance", i.name}, {"address", v.address}}).Set(v.present ? 1 : 0);
   }

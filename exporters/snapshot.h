@@ -56,6 +56,7 @@ struct InstanceView {
   // counters
   std::uint64_t adverts_sent = 0, adverts_received = 0, garp_sent = 0, vip_readded = 0;
   std::vector<TransitionCount> transitions;
+  std::map<std::string, std::uint64_t> notices;
   std::optional<double> last_failover_seconds;
   std::uint64_t failovers = 0;
 };

@@ -63,6 +63,7 @@ nlohmann::json status_json(const Snapshot& s) {
           {"failovers", i.failovers},
           {"last_failover_seconds", opt(i.last_failover_seconds)}}},
         {"transitions", transitions},
+        {"notices", i.notices},
     });
   }
   doc["checks"] = nlohmann::json::array();

@@ -124,6 +124,7 @@ exporters::Snapshot Agent::snapshot() const {
     v.garp_sent = st.garp_sent;
     v.vip_readded = st.vip_readded;
     v.failovers = st.failovers;
+    v.notices = st.notices;
     if (st.last_failover_seconds >= 0) v.last_failover_seconds = st.last_failover_seconds;
     for (const auto& [key, count] : st.transitions)
       v.transitions.push_back({std::string(vrrp::to_string(std::get<0>(key))),

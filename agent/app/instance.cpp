@@ -140,6 +140,7 @@ void Instance::execute(const vrrp::Action& action) {
                        a.explanation);
           notify(a.to);
         } else if constexpr (std::is_same_v<T, vrrp::action::Notice>) {
+          ++stats_.notices[a.key];
           if (a.level == vrrp::action::Notice::Level::Warning)
             warn_limited(a.key, "instance " + cfg_.name + ": " + a.message);
           else

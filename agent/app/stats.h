@@ -34,6 +34,9 @@ struct InstanceStats {
   /// Last failover: last advert heard from the old master → VIPs installed and first GARP sent.
   double last_failover_seconds = -1;
   std::uint64_t failovers = 0;
+  /// Notable conditions by the state machine's stable key (group_size_exceeded, duplicate_owner,
+  /// interval_adopted, timer_late, released_without_handover, ...).
+  std::map<std::string, std::uint64_t> notices;
 };
 
 }  // namespace vipd::app
