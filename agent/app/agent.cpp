@@ -85,6 +85,20 @@ std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
   Link* link = open_link(cfg.interface, errors);
   if (!link) return nullptr;
   if (!link->primary_v4 && !cfg.unicast_src) {
+    // Was the only address one of our VIPs? Then the operator configured the node's own address
+    // as a VIP (or the interface holds nothing but a leftover VIP): say that, not "no IPv4".
+    std::string ignored;
+    const auto raw = net::lookup_interface(cfg.interface, ignored);
+    for (const auto& vip : cfg.vips) {
+      if (raw && raw->primary_v4 && vip.address == *raw->primary_v4) {
+        errors.push_back("instance " + cfg.name + ": VIP " + vip.to_string() +
+                         " is the only IPv4 address on " + cfg.interface +
+                         ": if it is this node's own address, it cannot be a VIP (a VIP must be "
+                         "an address that no node owns permanently); VRRP adverts also need a "
+                         "source address of the node's own: add one or set unicast_src");
+        return nullptr;
+      }
+    }
     errors.push_back("instance " + cfg.name + ": interface " + cfg.interface +
                      " has no IPv4 address, and VRRP adverts need one as their source: add one "
                      "(ip addr add ADDR/LEN dev " +
@@ -196,7 +210,9 @@ void Agent::on_link_event(const net::LinkEvent& event) {
       continue;
     }
     const bool usable = event.usable();
-    if (usable == link->usable) continue;
+    // A deleted interface first reports admin-down, then DELLINK: the second event changes no
+    // usability but must still update the reason ("vanished").
+    if (usable == link->usable && event.exists) continue;
     link->usable = usable;
     const std::string why = !event.exists     ? "interface " + name + " vanished"
                             : !event.admin_up ? "interface " + name + " is administratively down"
