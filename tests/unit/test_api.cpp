@@ -62,9 +62,9 @@ TEST_CASE("/status carries every field of the DESIGN.md §7 contract", "[api]") 
   for (const char* key : {"node", "version", "uptime_seconds", "instances", "checks"})
     CHECK(doc.contains(key));
   const auto& i = doc["instances"][0];
-  for (const char* key : {"name", "vrid", "interface", "version", "state", "since", "reason",
-                          "priority", "master", "advert_interval_ms", "master_down_interval_ms",
-                          "vips"})
+  for (const char* key :
+       {"name", "vrid", "interface", "version", "state", "since", "reason", "priority", "master",
+        "advert_interval_ms", "master_down_interval_ms", "vips"})
     CHECK(i.contains(key));
   CHECK(i["state"] == "MASTER");
   CHECK(i["priority"]["base"] == 100);
@@ -91,11 +91,13 @@ TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is av
        {"vipd_vrrp_state{instance=\"web\",state=\"MASTER\"} 1",
         "vipd_vrrp_state{instance=\"web\",state=\"BACKUP\"} 0",
         "vipd_vrrp_priority{instance=\"web\",kind=\"effective\"} 100",
-        "vipd_vrrp_transitions_total{from=\"BACKUP\",instance=\"web\",reason=\"master_down\",to=\"MASTER\"} 1",
+        "vipd_vrrp_transitions_total{from=\"BACKUP\",instance=\"web\",reason=\"master_down\",to="
+        "\"MASTER\"} 1",
         "vipd_vrrp_adverts_sent_total{instance=\"web\"} 7",
         "vipd_vrrp_packets_dropped_total{reason=\"bad_checksum\"} 3",
         "vipd_vip_present{address=\"198.18.0.100/24\",instance=\"web\"} 1",
-        "vipd_vip_operations_total{op=\"add\",result=\"ok\"} 1", "vipd_check_up{check=\"nginx-http\"} 1",
+        "vipd_vip_operations_total{op=\"add\",result=\"ok\"} 1",
+        "vipd_check_up{check=\"nginx-http\"} 1",
         "vipd_check_duration_seconds_bucket{check=\"nginx-http\",le=\"0.001\"} 1",
         "vipd_failover_duration_seconds_bucket{instance=\"web\",le=\"0.005\"} 1",
         "vipd_build_info{version=\"0.1.0\"} 1", "vipd_config_reload_success 1"}) {
@@ -106,7 +108,8 @@ TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is av
   auto s = sample();
   s.instances[0].adverts_sent = 10;
   m.update(s);
-  CHECK(m.serialize().find("vipd_vrrp_adverts_sent_total{instance=\"web\"} 10") != std::string::npos);
+  CHECK(m.serialize().find("vipd_vrrp_adverts_sent_total{instance=\"web\"} 10") !=
+        std::string::npos);
 
   const char* promtool = std::getenv("PROMTOOL");
   if (promtool == nullptr || *promtool == '\0') {
@@ -130,8 +133,7 @@ TEST_CASE("GET / lists the route table", "[api]") {
 }
 
 TEST_CASE("the API server serves its routes on a real socket", "[api]") {
-  exporters::ApiServer server({{"GET", "/healthz", "liveness",
-                                [](const exporters::Request&) {
+  exporters::ApiServer server({{"GET", "/healthz", "liveness", [](const exporters::Request&) {
                                   return exporters::Response{200, "text/plain", "ok\n"};
                                 }}});
   std::string error;

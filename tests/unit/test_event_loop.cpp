@@ -14,7 +14,10 @@ TEST_CASE("timers fire in deadline order and cancelled ones never fire", "[loop]
   EventLoop loop;
   std::vector<int> fired;
   const auto t0 = EventLoop::now();
-  loop.add_timer(t0 + 30ms, [&] { fired.push_back(3); loop.stop(); });
+  loop.add_timer(t0 + 30ms, [&] {
+    fired.push_back(3);
+    loop.stop();
+  });
   loop.add_timer(t0 + 10ms, [&] { fired.push_back(1); });
   const auto cancelled = loop.add_timer(t0 + 20ms, [&] { fired.push_back(99); });
   loop.add_timer(t0 + 20ms, [&] { fired.push_back(2); });
@@ -41,7 +44,12 @@ TEST_CASE("a timer fires close to its deadline", "[loop]") {
 TEST_CASE("work posted from another thread runs on the loop", "[loop]") {
   EventLoop loop;
   std::thread::id ran_on;
-  std::thread poster([&] { loop.post([&] { ran_on = std::this_thread::get_id(); loop.stop(); }); });
+  std::thread poster([&] {
+    loop.post([&] {
+      ran_on = std::this_thread::get_id();
+      loop.stop();
+    });
+  });
   loop.run();
   poster.join();
   CHECK(ran_on == std::this_thread::get_id());

@@ -469,8 +469,7 @@ TEST_CASE(
   // where priority 200 would have put it.
   const Actions changed_out = backup.handle(event::PriorityChanged{200}, t0 + 1s);
   CHECK(shape(changed_out) == "arm(down)");
-  CHECK(armed(changed_out, Timer::MasterDown) ==
-        t0 + master_down_interval(200, Centiseconds{100}));
+  CHECK(armed(changed_out, Timer::MasterDown) == t0 + master_down_interval(200, Centiseconds{100}));
   CHECK(backup.effective_priority() == 200);
   CHECK(backup.skew_time() == 218750us);
   CHECK(armed(backup.handle(advert(250), t0 + 2s), Timer::MasterDown) ==
