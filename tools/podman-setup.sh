@@ -122,6 +122,7 @@ if [ ! -s "$TARBALL" ]; then
     printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
       "$mirror" > "$rootfs/etc/apt/sources.list.d/debian.sources"
   fi
+  chmod 0755 "$rootfs"   # mktemp made it 0700; it becomes the image's / (non-root users traverse it)
   tar -C "$rootfs" -cf "$TARBALL.tmp" .
   mv "$TARBALL.tmp" "$TARBALL"
   rm -rf "$rootfs"
