@@ -7,6 +7,8 @@ PKGS=(
   # libraries (DEPS.md §9)
   libcpp-httplib-dev libnl-3-dev libnl-route-3-dev libtomlplusplus-dev prometheus-cpp-dev
   catch2 nlohmann-json3-dev libspdlog-dev libcli11-dev libsystemd-dev
+  # packaging and deployment tests (test_package, test_containers via tools/podman-setup.sh)
+  debootstrap
   # lab: namespaces, real peers, capture
   iproute2 nginx-light keepalived tcpdump tshark curl libcap2-bin python3 procps iputils-ping
 )

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/sd_notify.h"
 #include "net/interface.h"
 
 namespace vipd::app {
@@ -302,9 +303,19 @@ void Agent::start_checks() {
 int Agent::run() {
   started_at_ = EventLoop::now();
   last_reload_unix_ = unix_now();
-  loop_.on_signal(SIGTERM, [this] { stop(); });
-  loop_.on_signal(SIGINT, [this] { stop(); });
-  loop_.on_signal(SIGHUP, [this] { reload(); });
+  loop_.on_signal(SIGTERM, [this] {
+    sd::stopping();
+    stop();
+  });
+  loop_.on_signal(SIGINT, [this] {
+    sd::stopping();
+    stop();
+  });
+  loop_.on_signal(SIGHUP, [this] {
+    sd::reloading();
+    reload();
+    sd::ready();
+  });
   if (watcher_) loop_.add_fd(watcher_->fd(), [this] { watcher_->dispatch(); });
   if (!start_api()) return 1;
   // Checks start as failing (DESIGN.md §6), so the first weighting is the pessimistic one.
@@ -319,6 +330,7 @@ int Agent::run() {
     inst->start();
   }
   start_checks();
+  sd::ready();  // systemd Type=notify: the API listens and the instances run
   loop_.run();
   return 0;
 }
