@@ -120,6 +120,21 @@ TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is av
   std::remove(path.c_str());
 }
 
+TEST_CASE("event histograms and check run counters exist at 0 before their first observation",
+          "[api][metrics]") {
+  // rate()/increase() cannot see the first observation of a series that is created by it.
+  exporters::Metrics m("0.1.0");
+  m.update(sample());
+  const auto text = m.serialize();
+  for (const char* line : {"vipd_failover_duration_seconds_count{instance=\"web\"} 0",
+                           "vipd_check_duration_seconds_count{check=\"nginx-http\"} 0",
+                           "vipd_check_runs_total{check=\"nginx-http\",result=\"ok\"} 0",
+                           "vipd_check_runs_total{check=\"nginx-http\",result=\"fail\"} 0"}) {
+    INFO(line);
+    CHECK(text.find(line) != std::string::npos);
+  }
+}
+
 TEST_CASE("GET / lists the route table", "[api]") {
   std::vector<exporters::Route> routes{{"GET", "/status", "state", nullptr},
                                        {"POST", "/v1/drain", "drain", nullptr}};
