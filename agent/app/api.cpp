@@ -297,6 +297,13 @@ void Agent::load_drained() {
     if (!trim(line).empty()) drained_.insert(trim(line));
 }
 
+void Agent::apply_saved_drain(Instance& inst) {
+  if (drained_.count(inst.config().name) == 0) return;
+  inst.set_drained(true, "drained before this start (" +
+                             (std::filesystem::path(config_.agent.state_dir) / "drained").string() +
+                             "; vipd undrain to undo)");
+}
+
 bool Agent::start_api() {
   const auto& listen = config_.agent.api_listen;
   if (listen.empty()) return true;
