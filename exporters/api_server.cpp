@@ -92,6 +92,14 @@ bool ApiServer::start(const std::string& listen, std::string& error) {
     else if (route.method == "POST")
       svr.Post(route.path, adapt_post(route));
   }
+  // The same hang for a body method on a path with no route (e.g. POST /v1/drain while the
+  // drain routes are off): answer 404 at once without reading a body, as for GET.
+  const auto not_found = [](const httplib::Request&, httplib::Response& res,
+                            const httplib::ContentReader&) { res.status = 404; };
+  svr.Post(".*", not_found);
+  svr.Put(".*", not_found);
+  svr.Patch(".*", not_found);
+  svr.Delete(".*", not_found);
   svr.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     const auto out = route_index(routes_);
     res.set_content(out.body, out.content_type.c_str());

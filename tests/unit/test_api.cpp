@@ -215,6 +215,11 @@ TEST_CASE("a POST without Content-Length is answered at once (no body), one with
       "POST /v1/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n{\"instance\": \"a\"}");
   CHECK(with_body.rfind("HTTP/1.1 401", 0) == 0);
   CHECK(seen_body == "{\"instance\": \"a\"}");
+  // A body method on a path without a route: 404 at once, not after the read timeout.
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto none = raw_exchange(server.port(), "POST /v1/undrain HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(none.rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::milliseconds(500));
   server.stop();
 }
 
