@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import urllib.parse
@@ -63,6 +64,11 @@ def main() -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        # Debian's python3-matplotlib lives in the system interpreter; a python3 first on PATH
+        # (pyenv, venv) does not see it: re-run there.
+        system = "/usr/bin/python3"
+        if os.path.realpath(sys.executable) != os.path.realpath(system) and os.path.exists(system):
+            os.execv(system, [system, *sys.argv])
         print("render-dashboard: needs python3-matplotlib (apt-get install -y python3-matplotlib)",
               file=sys.stderr)
         return 2
