@@ -66,12 +66,40 @@ bool ApiServer::start(const std::string& listen, std::string& error) {
       res.set_content(out.body, out.content_type.c_str());
     };
   };
+  // POST routes take the body through a ContentReader: cpp-httplib 0.11 reads the body of a
+  // POST without Content-Length (and not chunked) until the client closes the connection, so
+  // `curl -X POST URL` — no body, no Content-Length — hung until the 5 s read timeout. RFC 9112
+  // §6.3: such a request has no body; only read one when its length is announced.
+  auto adapt_post = [adapt](const Route& route) {
+    return [handler = adapt(route)](const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader& content_reader) {
+      httplib::Request copy = req;
+      if (req.has_header("Content-Length") ||
+          req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
+        content_reader([&copy](const char* data, std::size_t len) {
+          // The API takes small JSON bodies; a larger one is cut (and then fails to parse).
+          if (copy.body.size() + len > 64 * 1024) return false;
+          copy.body.append(data, len);
+          return true;
+        });
+      }
+      handler(copy, res);
+    };
+  };
   for (const auto& route : routes_) {
     if (route.method == "GET")
       svr.Get(route.path, adapt(route));
     else if (route.method == "POST")
-      svr.Post(route.path, adapt(route));
+      svr.Post(route.path, adapt_post(route));
   }
+  // The same hang for a body method on a path with no route (e.g. POST /v1/drain while the
+  // drain routes are off): answer 404 at once without reading a body, as for GET.
+  const auto not_found = [](const httplib::Request&, httplib::Response& res,
+                            const httplib::ContentReader&) { res.status = 404; };
+  svr.Post(".*", not_found);
+  svr.Put(".*", not_found);
+  svr.Patch(".*", not_found);
+  svr.Delete(".*", not_found);
   svr.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     const auto out = route_index(routes_);
     res.set_content(out.body, out.content_type.c_str());

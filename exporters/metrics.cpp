@@ -136,6 +136,10 @@ void Metrics::update(const Snapshot& s) {
       set_counter(notices_.Add({{"instance", i.name}, {"kind", kind}}), static_cast<double>(count));
     for (const auto& v : i.vips)
       vip_present_.Add({{"instance", i.name}, {"address", v.address}}).Set(v.present ? 1 : 0);
+    // Created at 0 before the first failover: a series that first appears with its first
+    // observation in it is invisible to rate()/increase(), so the first failover would never
+    // show in a dashboard or alert (Prometheus: "avoid missing metrics").
+    failover_duration_.Add({{"instance", i.name}}, kFailoverBuckets);
   }
   for (const auto& [reason, count] : s.dropped)
     set_counter(dropped_.Add({{"reason", reason}}), static_cast<double>(count));
@@ -143,7 +147,14 @@ void Metrics::update(const Snapshot& s) {
   for (const auto& [key, count] : s.vip_operations)
     set_counter(vip_operations_.Add({{"op", key.first}, {"result", key.second}}),
                 static_cast<double>(count));
-  for (const auto& c : s.checks) check_up_.Add({{"check", c.name}}).Set(c.up ? 1 : 0);
+  for (const auto& c : s.checks) {
+    check_up_.Add({{"check", c.name}}).Set(c.up ? 1 : 0);
+    // At 0 from the start, for the same reason as the failover histogram: the first failing
+    // run of a check must be visible to increase().
+    check_duration_.Add({{"check", c.name}}, kCheckBuckets);
+    check_runs_.Add({{"check", c.name}, {"result", "ok"}});
+    check_runs_.Add({{"check", c.name}, {"result", "fail"}});
+  }
   reload_success_.Add({}).Set(s.config_reload_success ? 1 : 0);
   reload_timestamp_.Add({}).Set(s.config_last_reload_unix);
 }

@@ -320,6 +320,10 @@ int Agent::run() {
   if (!start_api()) return 1;
   // Checks start as failing (DESIGN.md §6), so the first weighting is the pessimistic one.
   for (auto& inst : instances_) reweigh(*inst);
+  // A drain survives a restart (state_dir/drained): applied before the first election, so a
+  // drained node that reboots never preempts the VIPs back.
+  load_drained();
+  for (auto& inst : instances_) apply_saved_drain(*inst);
   for (auto& inst : instances_) {
     spdlog::info(
         "instance {}: VRID {} on {} (index {}), priority {}, VRRPv{}, advert every {} ms, "
@@ -421,6 +425,7 @@ void Agent::reload() {
     Instance* raw = inst.get();
     instances_.push_back(std::move(inst));
     reweigh(*raw);
+    apply_saved_drain(*raw);  // an instance restarted by a reload stays drained
     raw->start();
   }
   if (checks_changed) {

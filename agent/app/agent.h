@@ -74,6 +74,8 @@ class Agent {
   /// Drained instances survive a restart (DESIGN.md §7): one name per line in state_dir.
   void save_drained();
   void load_drained();
+  /// Drains `inst` (before its start) when its name is in the saved drained set.
+  void apply_saved_drain(Instance& inst);
   std::unique_ptr<Instance> make_instance(const config::Instance& cfg,
                                           std::vector<std::string>& errors);
 

@@ -5,6 +5,14 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+
 #include "agent/app/cli_status.h"
 #include "exporters/api_server.h"
 #include "exporters/metrics.h"
@@ -123,6 +131,21 @@ TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is av
   std::remove(path.c_str());
 }
 
+TEST_CASE("event histograms and check run counters exist at 0 before their first observation",
+          "[api][metrics]") {
+  // rate()/increase() cannot see the first observation of a series that is created by it.
+  exporters::Metrics m("0.1.0");
+  m.update(sample());
+  const auto text = m.serialize();
+  for (const char* line : {"vipd_failover_duration_seconds_count{instance=\"web\"} 0",
+                           "vipd_check_duration_seconds_count{check=\"nginx-http\"} 0",
+                           "vipd_check_runs_total{check=\"nginx-http\",result=\"ok\"} 0",
+                           "vipd_check_runs_total{check=\"nginx-http\",result=\"fail\"} 0"}) {
+    INFO(line);
+    CHECK(text.find(line) != std::string::npos);
+  }
+}
+
 TEST_CASE("GET / lists the route table", "[api]") {
   std::vector<exporters::Route> routes{{"GET", "/status", "state", nullptr},
                                        {"POST", "/v1/drain", "drain", nullptr}};
@@ -143,6 +166,62 @@ TEST_CASE("the API server serves its routes on a real socket", "[api]") {
   exporters::ApiServer second({});
   CHECK_FALSE(second.start("127.0.0.1:" + std::to_string(server.port()), error));
   CHECK(error.find("api_listen") != std::string::npos);
+  server.stop();
+}
+
+namespace {
+
+/// Sends a raw HTTP request to 127.0.0.1:port and returns what came back within 2 s.
+std::string raw_exchange(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    while (out.find("\r\n\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+      out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a POST without Content-Length is answered at once (no body), one with a body is read",
+          "[api]") {
+  // `curl -X POST URL` sends neither Content-Length nor a body: RFC 9112 §6.3 says it has none.
+  std::string seen_body = "unset";
+  exporters::ApiServer server({{"POST", "/v1/drain", "drain",
+                                [&seen_body](const exporters::Request& r) {
+                                  seen_body = r.body;
+                                  return exporters::Response{401, "application/json", "{}\n"};
+                                }}});
+  std::string error;
+  REQUIRE(server.start("127.0.0.1:0", error));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto reply = raw_exchange(server.port(),
+                                  "POST /v1/drain HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(reply.rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(took < std::chrono::milliseconds(500));
+  CHECK(seen_body.empty());
+  const auto with_body = raw_exchange(
+      server.port(),
+      "POST /v1/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n{\"instance\": \"a\"}");
+  CHECK(with_body.rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(seen_body == "{\"instance\": \"a\"}");
+  // A body method on a path without a route: 404 at once, not after the read timeout.
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto none = raw_exchange(server.port(), "POST /v1/undrain HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(none.rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::milliseconds(500));
   server.stop();
 }
 
