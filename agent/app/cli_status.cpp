@@ -128,7 +128,8 @@ int cli_drain(const std::string& url, const std::string& token_file, const std::
     auto st = client.Get("/status");
     if (st && st->status == 200) {
       bool still_master = false;
-      for (const auto& i : nlohmann::json::parse(st->body)["instances"])
+      const auto doc = nlohmann::json::parse(st->body);  // must outlive the loop
+      for (const auto& i : doc["instances"])
         if ((instance.empty() || i["name"] == instance) && i["state"] == "MASTER")
           still_master = true;
       if (!still_master) {
