@@ -32,6 +32,8 @@ struct IpAddress {
   [[nodiscard]] bool is_multicast() const;
   [[nodiscard]] bool is_unspecified() const;
 
+  // clang-tidy 14 misreads the defaulted <=> (the 0 it compares with is a comparison category).
+  // NOLINTNEXTLINE(modernize-use-nullptr)
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };

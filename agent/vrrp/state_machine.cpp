@@ -12,7 +12,7 @@ namespace {
 // "3.61s": durations in explanations, to the centisecond an operator can act on.
 std::string seconds(Duration d) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2fs", static_cast<double>(d.count()) / 1e6);
+  (void)std::snprintf(buf, sizeof buf, "%.2fs", static_cast<double>(d.count()) / 1e6);
   return buf;
 }
 
