@@ -344,6 +344,14 @@ void Instance::apply_weights(const vrrp::Weighted& weighted) {
                                 : std::nullopt;
   if (machine_.state() == vrrp::State::Init && !fault_raised_) return;  // applied at start()
   if (priority_changed) feed(vrrp::event::PriorityChanged{weighted.effective});
+  // A MASTER announces a changed priority at once instead of in its next scheduled advert (up to
+  // one advert_interval later): after a negative-weight check fails, a preempting backup takes
+  // over now (fast preempt / two-node takeover) rather than advert_interval later. An extra
+  // advert is harmless to receivers; the advert timer keeps its schedule. Faults and drains
+  // advertise priority 0 through the state machine instead.
+  if (priority_changed && !check_fault_ && !link_fault_ &&
+      machine_.state() == vrrp::State::Master && !machine_.drained() && !machine_.in_fault())
+    send_advert(machine_.effective_priority());
   apply_fault();
 }
 
