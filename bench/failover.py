@@ -346,7 +346,7 @@ def run_matrix(args, intervals, cases) -> dict:
     crash: dict = {}
     run_cases = sorted({("1" if c == "6" else c) for c in cases})
     for advert in intervals:
-        for speaker in SPEAKERS:
+        for speaker in args.speakers:
             out(f"# {speaker} at {ilabel(advert)} adverts")
             with Lab(quiet=True) as lab:
                 b = Bench(lab, speaker, advert)
@@ -774,7 +774,8 @@ def conditions(args, intervals) -> list[str]:
         pass
     ka = subprocess.run(["keepalived", "--version"], capture_output=True, text=True)
     kav = (ka.stderr or ka.stdout).splitlines()[0] if (ka.stderr or ka.stdout) else "?"
-    vv = subprocess.run([os.environ["VIPD_BIN"], "--version"], capture_output=True, text=True)
+    vv = subprocess.run([os.environ["VIPD_BIN"], "version"], stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True)
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
     return [
@@ -798,6 +799,8 @@ def main() -> int:
     ap.add_argument("--no-idle", action="store_true")
     ap.add_argument("--no-scale", action="store_true")
     ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument("--speakers", default="vipd,keepalived",
+                    help="failover matrix only: which speakers (default both)")
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "latest.txt"))
     args = ap.parse_args()
@@ -807,6 +810,7 @@ def main() -> int:
             args.intervals = "100ms,10ms"
         args.idle_seconds = min(args.idle_seconds, 15)
     require_root_or_skip(need=("nginx", "keepalived", "vipd", "tcpdump", "tshark", "curl"))
+    args.speakers = [x for x in args.speakers.split(",") if x in SPEAKERS]
     intervals = [parse_interval(x) for x in args.intervals.split(",") if x.strip()]
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     for c in cases:
