@@ -53,6 +53,13 @@ CASES = {
 SPEAKERS = ("vipd", "keepalived")
 
 OUT_LINES: list[str] = []
+LOAD: list[float] = []
+
+
+def _sample_load() -> None:
+    while True:
+        LOAD.append(os.getloadavg()[0])
+        time.sleep(10)
 
 
 def out(line: str = "") -> None:
@@ -429,6 +436,19 @@ def report_matrix(res: dict, intervals, cases) -> None:
             ratio = (med["keepalived"] / med["vipd"]) if med.get("vipd") and med.get("keepalived") else None
             row.append(f"{(f'{ratio:.1f}x') if ratio else '—':>7}  {target_verdict(case, advert, per, ratio)}")
             out(" ".join(row))
+    if "1" in cases and any(("keepalived", a, "7") in runs for a in intervals):
+        out("")
+        out("case 1 against keepalived's priority-0 path (its case 7: SIGTERM = zero detection time;")
+        out("a lower bound for keepalived with vrrp_track_process + weight 0, which the lab cannot run):")
+        for advert in intervals:
+            v = stats3([r["served"] for r in runs.get(("vipd", advert, "1"), []) if r])
+            k = stats3([r["served"] for r in runs.get(("keepalived", advert, "7"), []) if r])
+            if v and k:
+                need = 2 if advert <= 0.0101 else (100 if advert >= 0.999 else None)
+                ratio = k[1] / v[1]
+                verdict = (f"  target ≥ {need}×: {'PASS' if ratio >= need else 'MISS'}" if need else "")
+                out(f"  {ilabel(advert):>6}: vipd case 1 {fmt3(v)} vs keepalived case 7 {fmt3(k)}: "
+                    f"{ratio:.1f}x{verdict}")
     out("")
     out("('!' after a cell: a run did not complete — see the log above the tables)")
 
@@ -817,6 +837,7 @@ def main() -> int:
         if c not in CASES:
             ap.error(f"unknown case {c!r}: {', '.join(CASES)}")
     t_start = time.monotonic()
+    threading.Thread(target=_sample_load, daemon=True).start()
     cond = conditions(args, intervals)
     for line in cond:
         print(line, flush=True)
@@ -846,6 +867,9 @@ def main() -> int:
     report_scale_vips(sv)
     report_scale_instances(si)
     out("")
+    if LOAD:
+        out(f"1-min load average during the run (sampled every 10 s): min {min(LOAD):.2f}, "
+            f"median {statistics.median(LOAD):.2f}, max {max(LOAD):.2f} on {os.cpu_count()} CPUs")
     out(f"total run time: {(time.monotonic() - t_start) / 60:.1f} min")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(OUT_LINES) + "\n")
