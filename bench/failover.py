@@ -530,6 +530,20 @@ def cpu_ticks(pids) -> int:
     return tot
 
 
+def sched_policies(pids) -> str:
+    """Scheduling policy (and RT priority) of each process, from /proc/PID/stat fields 40-41."""
+    names = {0: "OTHER", 1: "FIFO", 2: "RR", 3: "BATCH", 5: "IDLE"}
+    res = []
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            pol, rt = int(f[38]), int(f[37])
+            res.append(names.get(pol, str(pol)) + (f"/{rt}" if rt else ""))
+        except (OSError, IndexError, ValueError):
+            pass
+    return ",".join(res)
+
+
 def rss_kb(pids) -> int:
     tot = 0
     for p in pids:
@@ -592,6 +606,7 @@ def idle_and_jitter(args, windows) -> list:
                     row[f"cpu_{w}"] = (c1[(sp, w)] - c0[(sp, w)]) / CLK / el * 100
                     row[f"rss_{w}"] = rss_kb(pairs[sp].pids(w))
                     row[f"nproc_{w}"] = len(pairs[sp].pids(w))
+                    row[f"policy_{w}"] = sched_policies(pairs[sp].pids(w))
                 if capture:
                     caps[sp].stop()
                     pk = vrrp_packets(caps[sp])
@@ -621,6 +636,8 @@ def report_idle(rows) -> None:
         out(f"{ilabel(advert):>6} {v['secs']:>5.0f}s | {v['cpu_a']:>11.3f} {v['cpu_b']:>7.3f} "
             f"{v['rss_a']:>9} {v['rss_b']:>9} | {k['cpu_a']:>9.3f} {k['cpu_b']:>7.3f} "
             f"{k['rss_a']:>9} {k['rss_b']:>9}")
+    pol = {r["speaker"]: r.get("policy_a", "") for r in rows}
+    out(f"scheduling policy of the processes: " + "; ".join(f"{k} {v}" for k, v in pol.items()))
     jit = [r for r in rows if r.get("jitter")]
     if jit:
         out("")
