@@ -161,6 +161,15 @@ std::vector<vrrp::IpAddress> Instance::vip_addresses() const {
   return out;
 }
 
+// RFC 9568 §5.2.5: "Count IPvX Addr" is one octet, so an advert lists at most 255 addresses.
+// An instance with more VIPs advertises the first 255 (all of them are still installed and
+// announced); vrrp::encode refuses more, which used to abort vipd at its first advert.
+std::vector<vrrp::IpAddress> Instance::advert_addresses() const {
+  auto out = vip_addresses();
+  if (out.size() > 255) out.resize(255);
+  return out;
+}
+
 void Instance::send_advert(std::uint8_t priority) {
   if (!link_.socket) return;
   vrrp::Advertisement adv;
@@ -169,7 +178,7 @@ void Instance::send_advert(std::uint8_t priority) {
   adv.priority = priority;
   adv.advert_interval = std::chrono::duration_cast<vrrp::Centiseconds>(cfg_.advert_interval);
   adv.family = cfg_.vips.empty() ? vrrp::Family::V4 : cfg_.vips.front().address.family;
-  adv.addresses = vip_addresses();
+  adv.addresses = advert_addresses();
   if (cfg_.version == 2 && !cfg_.auth_pass.empty()) {
     adv.auth_type = vrrp::AuthType::SimplePassword;
     adv.auth_data = auth_data_;
@@ -309,7 +318,7 @@ void Instance::receive(const net::ReceivedPacket& packet) {
   // RFC 9568 §7.1: the address list MAY be verified; on mismatch log, but process the packet.
   {
     std::set<vrrp::IpAddress> theirs(adv.addresses.begin(), adv.addresses.end());
-    const auto mine_v = vip_addresses();
+    const auto mine_v = advert_addresses();
     std::set<vrrp::IpAddress> mine(mine_v.begin(), mine_v.end());
     if (theirs != mine && adv.priority != 0) {
       ++agent_stats_.address_list_mismatch;
@@ -345,6 +354,14 @@ void Instance::apply_weights(const vrrp::Weighted& weighted) {
                                 : std::nullopt;
   if (machine_.state() == vrrp::State::Init && !fault_raised_) return;  // applied at start()
   if (priority_changed) feed(vrrp::event::PriorityChanged{weighted.effective});
+  // A MASTER announces a changed priority at once instead of in its next scheduled advert (up to
+  // one advert_interval later): after a negative-weight check fails, a preempting backup takes
+  // over now (fast preempt / two-node takeover) rather than advert_interval later. An extra
+  // advert is harmless to receivers; the advert timer keeps its schedule. Faults and drains
+  // advertise priority 0 through the state machine instead.
+  if (priority_changed && !check_fault_ && !link_fault_ &&
+      machine_.state() == vrrp::State::Master && !machine_.drained() && !machine_.in_fault())
+    send_advert(machine_.effective_priority());
   apply_fault();
 }
 

@@ -99,6 +99,8 @@ class Instance {
   void warn_limited(const std::string& key, const std::string& message);
   [[nodiscard]] vrrp::IpAddress source_address() const;
   [[nodiscard]] std::vector<vrrp::IpAddress> vip_addresses() const;
+  /// The addresses an advert lists: the first 255 VIPs (the count field is one octet).
+  [[nodiscard]] std::vector<vrrp::IpAddress> advert_addresses() const;
 
   config::Instance cfg_;
   Link& link_;

@@ -1,0 +1,907 @@
+#!/usr/bin/env python3
+"""vipd vs keepalived 2.2.7: failover benchmark on the netns lab (bench/README.md).
+
+    sudo python3 bench/failover.py [--runs 5] [--intervals 1s,100ms,10ms] [--cases 1,2,3,4,5,6,7]
+                                   [--quick] [--no-idle] [--no-scale] [--out FILE]
+
+Same lab as tests/netns (LAB.md): A 198.18.0.11 priority 150 (master), B 198.18.0.12 priority
+100, real nginx on both, client C polling http://198.18.0.100/ every 10 ms with a 0.2 s request
+timeout, nodes with ip_forward = 0. For each speaker (vipd, then keepalived) and each advert
+interval, each case is run N times; the tables give min / median / max, the ratio
+keepalived / vipd of the medians, the requests that failed fast and hung, and PASS/MISS per target.
+
+Not a test (not under tests/, not run by ctest): it measures and prints; it never fails on a MISS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "netns"))
+os.environ.setdefault("VIPD_BIN", str(REPO / "build" / "vipd"))
+
+from lab import (VIP, VIP_CIDR, Lab, keepalived_config, require_root_or_skip,  # noqa: E402
+                 vipd_config, wait_for)
+from vipdtest import VipWatcher, master_down_ms, skew_ms  # noqa: E402
+
+API = "127.0.0.1:9555"
+PRIO_A, PRIO_B = 150, 100
+POLL_INTERVAL, POLL_TIMEOUT = 0.010, 0.200
+HTTP_INTERVAL_MS, HTTP_FALL = 50, 2
+CASES = {
+    "1": "nginx stopped on the master (weight 0)",
+    "2": "nginx stopped on the master (weight -60)",
+    "3": "nginx answers 503 on /healthz",
+    "4": "nginx hung (SIGSTOP: accepts, never answers)",
+    "5": "node crash (master's link down)",
+    "6": "preempt back after recovery (nginx restarted on A)",
+    "7": "planned handover (vipd drain / keepalived SIGTERM)",
+}
+SPEAKERS = ("vipd", "keepalived")
+
+OUT_LINES: list[str] = []
+LOAD: list[float] = []
+
+
+def _sample_load() -> None:
+    while True:
+        LOAD.append(os.getloadavg()[0])
+        time.sleep(10)
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+    OUT_LINES.append(line)
+
+
+def note(msg: str) -> None:
+    print(f"  .. {msg}", flush=True)
+
+
+def parse_interval(s: str) -> float:
+    s = s.strip()
+    if s.endswith("ms"):
+        return float(s[:-2]) / 1000
+    if s.endswith("s"):
+        return float(s[:-1])
+    return float(s)
+
+
+def ilabel(sec: float) -> str:
+    return f"{sec * 1000:g}ms" if sec < 1 else f"{sec:g}s"
+
+
+def ms(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+# --------------------------------------------------------------------------------------------
+# Configurations
+# --------------------------------------------------------------------------------------------
+
+def vipd_cfg(lab: Lab, node, prio: int, case: str, advert: float) -> str:
+    pidfile = lab.dir / f"nginx-{node.name}" / "nginx.pid"
+    state_dir = lab.dir / f"state-{node.name}"
+    state_dir.mkdir(exist_ok=True)
+    token = lab.dir / "api.token"
+    if not token.exists():
+        token.write_text("bench-token-0123456789abcdef\n")
+        os.chmod(token, 0o600)
+    extra_i, extra = "", ""
+    if case in ("1", "6"):
+        extra_i = 'track = [ { check = "nginx-pid", weight = 0 } ]'
+    elif case == "2":
+        extra_i = 'track = [ { check = "nginx-pid", weight = -60 } ]'
+    elif case in ("3", "4"):
+        extra_i = 'track = [ { check = "nginx-http", weight = -60 } ]'
+    if case in ("1", "2", "6"):
+        extra = f'[[check]]\nname = "nginx-pid"\ntype = "pid"\npidfile = "{pidfile}"\n'
+    elif case in ("3", "4"):
+        extra = (f'[[check]]\nname = "nginx-http"\ntype = "http"\n'
+                 f'url = "http://127.0.0.1/healthz"\ninterval = "{HTTP_INTERVAL_MS}ms"\n'
+                 f'fall = {HTTP_FALL}\nrise = 1\n')
+    text = vipd_config(node, prio, advert=ilabel(advert), api_listen=API, group_size=2,
+                       extra_instance=extra_i, extra=extra)
+    return text.replace('log_level = "info"\n',
+                        f'log_level = "info"\nstate_dir = "{state_dir}"\n'
+                        f'api_token_file = "{token}"\n', 1)
+
+
+def keepalived_cfg(lab: Lab, node, prio: int, case: str, advert: float) -> str:
+    scripts, extra_i = "", ""
+    if case in ("1", "2", "6"):
+        # keepalived's best, vrrp_track_process, cannot run in a network namespace: the kernel's
+        # process-events connector (NETLINK_CONNECTOR / cn_proc) exists only in the initial one
+        # ("Failed to set/clear process event listen - errno 111", then FAULT for ever). So its
+        # next best: a 1 s vrrp_script (its minimum interval), fall 1 / rise 1.
+        weight = 0 if case in ("1", "6") else -60
+        pidfile = lab.dir / f"nginx-{node.name}" / "nginx.pid"
+        scripts = (f'vrrp_script nginx_pid {{\n'
+                   f'    script "/bin/sh -c \'kill -0 $(cat {pidfile})\'"\n'
+                   f'    interval 1\n    timeout 1\n    fall 1\n    rise 1\n    weight {weight}\n}}\n')
+        extra_i = "    track_script {\n        nginx_pid\n    }\n"
+    elif case in ("3", "4"):
+        scripts = ('vrrp_script nginx_http {\n'
+                   '    script "/usr/bin/curl -sf -o /dev/null -m 0.1 http://127.0.0.1/healthz"\n'
+                   '    interval 1\n    timeout 1\n    fall 1\n    rise 1\n    weight -60\n}\n')
+        extra_i = "    track_script {\n        nginx_http\n    }\n"
+    return keepalived_config(node, prio, advert=advert, scripts=scripts, extra_instance=extra_i)
+
+
+# --------------------------------------------------------------------------------------------
+# One lab per (speaker, interval)
+# --------------------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, lab: Lab, speaker: str, advert: float):
+        self.lab, self.speaker, self.advert = lab, speaker, advert
+        self.nginx = {}
+        self.sp = {}
+        self.case = None
+        for n in (lab.a, lab.b):
+            self.nginx[n.name] = lab.start_nginx(n)
+        self.wa = VipWatcher(lab, lab.a)
+        self.wb = VipWatcher(lab, lab.b)
+        self.poller = lab.poller(interval=POLL_INTERVAL, timeout=POLL_TIMEOUT)
+        self.mdi_b = master_down_ms(PRIO_B, advert * 1000)
+        self.skew_b = skew_ms(PRIO_B, advert * 1000)
+
+    # -- speakers -------------------------------------------------------------------------
+    def start_speaker(self, node, case: str):
+        prio = PRIO_A if node.name == "a" else PRIO_B
+        if self.speaker == "vipd":
+            p = self.lab.start_vipd(node, vipd_cfg(self.lab, node, prio, case, self.advert))
+        else:
+            p = self.lab.start_keepalived(node, keepalived_cfg(self.lab, node, prio, case,
+                                                               self.advert))
+        self.sp[node.name] = p
+        return p
+
+    def stop_speakers(self):
+        for name, p in list(self.sp.items()):
+            if p.alive():
+                p.stop(timeout=5)
+        self.sp.clear()
+        # a drained mark must not survive into the next case
+        for n in ("a", "b"):
+            (self.lab.dir / f"state-{n}" / "drained").unlink(missing_ok=True)
+
+    def ensure_nginx(self):
+        for n in (self.lab.a, self.lab.b):
+            ng = self.nginx[n.name]
+            ng.set_healthy(True)
+            if not ng.alive():
+                self.nginx[n.name] = self.lab.start_nginx(n)
+            else:
+                for pid in [ng.pid] + ng.worker_pids():
+                    try:
+                        os.kill(pid, signal.SIGCONT)
+                    except ProcessLookupError:
+                        pass
+
+    def setup_case(self, case: str):
+        self.stop_speakers()
+        self.ensure_nginx()
+        self.lab.link_up(self.lab.a)
+        self.case = case
+        self.start_speaker(self.lab.a, case)
+        self.start_speaker(self.lab.b, case)
+        self.wait_a_master(timeout=20)
+
+    def wait_a_master(self, timeout: float = 15):
+        lab = self.lab
+        t = time.monotonic()
+        wait_for(lambda: lab.has_vip(lab.a) and not lab.has_vip(lab.b), timeout,
+                 lambda: f"VIP on A only (holders {lab.vip_holders()})")
+        self.poller.wait_served_by("node-a", timeout, since=t, consecutive=3)
+        # let B hear a couple of adverts from the settled master
+        time.sleep(max(0.3, 1.2 * self.advert))
+
+    # -- measurements -----------------------------------------------------------------------
+    def failover_result(self, t0: float, timeout: float, want: str = "node-b",
+                        vip_node="b") -> dict:
+        s = self.poller.wait_served_by(want, timeout, since=t0)
+        until = s.end + 0.25
+        time.sleep(max(0.0, until - time.monotonic()) + 0.01)
+        summ = self.poller.summary(t0, until)
+        w_new, w_old = (self.wb, self.wa) if vip_node == "b" else (self.wa, self.wb)
+        up = w_new.first("add", t0)
+        gone = w_old.first("del", t0)
+        lost = summ["total"] - sum(v for k, v in summ["counts"].items() if k.startswith("node-"))
+        return {"served": (s.end - t0) * 1000,
+                "vip_up": (up - t0) * 1000 if up else None,
+                "vip_gone": (gone - t0) * 1000 if gone and gone < until + 1 else None,
+                "failed_fast": summ["failed_fast"], "hung": summ["hung"], "lost": lost}
+
+    def fo_timeout(self) -> float:
+        return 4 * self.advert + 6.0
+
+    def run_case(self, case: str) -> tuple[dict | None, dict | None]:
+        """One run: the action, the failover measured; the recovery (measured as case 6 after
+        case 1). Returns (failover, recovery)."""
+        lab, a = self.lab, self.lab.a
+        ng = self.nginx["a"]
+        rec = None
+        if case in ("1", "2", "6"):
+            t0 = time.monotonic()
+            os.kill(ng.pid, signal.SIGTERM)  # nginx -s stop: fast shutdown
+            ng.wait_exit(5)
+            fo = self.failover_result(t0, self.fo_timeout())
+            t1 = time.monotonic()
+            self.nginx["a"] = lab.start_nginx(a)
+            rec = self.failover_result(t1, self.fo_timeout() + 5, want="node-a", vip_node="a")
+        elif case == "3":
+            t0 = time.monotonic()
+            ng.set_healthy(False)
+            fo = self.failover_result(t0, self.fo_timeout() + 2)
+            t1 = time.monotonic()
+            ng.set_healthy(True)
+            rec = self.failover_result(t1, self.fo_timeout() + 5, want="node-a", vip_node="a")
+        elif case == "4":
+            pids = [ng.pid] + ng.worker_pids()
+            t0 = time.monotonic()
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            fo = self.failover_result(t0, self.fo_timeout() + 2)
+            t1 = time.monotonic()
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+            rec = self.failover_result(t1, self.fo_timeout() + 5, want="node-a", vip_node="a")
+        elif case == "5":
+            lab.link_down(a)
+            t0 = time.monotonic()  # carrier is off once `ip link set down` has returned
+            fo = self.failover_result(t0, self.fo_timeout())
+            t1 = time.monotonic()
+            lab.link_up(a)
+            rec = self.failover_result(t1, self.fo_timeout() + 5, want="node-a", vip_node="a")
+        elif case == "7":
+            if self.speaker == "vipd":
+                tok = lab.dir / "api.token"
+                t0 = time.monotonic()
+                r = a.run(os.environ["VIPD_BIN"], "drain", "--url", f"http://{API}",
+                          "--token-file", str(tok), "--wait", "0", check=False)
+                if r.returncode != 0:
+                    note(f"vipd drain rc {r.returncode}: {r.stdout.strip()} {r.stderr.strip()}")
+                fo = self.failover_result(t0, self.fo_timeout())
+                t1 = time.monotonic()
+                a.run(os.environ["VIPD_BIN"], "undrain", "--url", f"http://{API}",
+                      "--token-file", str(tok), check=False)
+                rec = self.failover_result(t1, self.fo_timeout() + 5, want="node-a",
+                                           vip_node="a")
+            else:
+                p = self.sp["a"]
+                t0 = time.monotonic()
+                p.terminate()
+                fo = self.failover_result(t0, self.fo_timeout())
+                p.wait_exit(5)
+                t1 = time.monotonic()
+                self.start_speaker(a, case)
+                rec = self.failover_result(t1, self.fo_timeout() + 5, want="node-a",
+                                           vip_node="a")
+        else:
+            raise ValueError(case)
+        return fo, rec
+
+
+# --------------------------------------------------------------------------------------------
+# Capture analysis
+# --------------------------------------------------------------------------------------------
+
+def vrrp_packets(cap) -> list[tuple[float, str, int]]:
+    """(time, source, priority) of every VRRP packet in a capture."""
+    r = subprocess.run(["tshark", "-n", "-r", str(cap.file), "-Y", "vrrp", "-T", "fields",
+                        "-e", "frame.time_epoch", "-e", "ip.src", "-e", "vrrp.prio"],
+                       capture_output=True, text=True, timeout=120)
+    pkts = []
+    for line in r.stdout.splitlines():
+        f = line.split("\t")
+        if len(f) >= 3 and f[0] and f[2]:
+            pkts.append((float(f[0]), f[1], int(f[2].split(",")[0])))
+    return pkts
+
+
+def crash_takeovers(pkts, a_ip="198.18.0.11", b_ip="198.18.0.12") -> list[float]:
+    """For each handover A → B in the capture: B's first advert − A's last advert (ms)."""
+    res = []
+    last_a = None
+    b_master = False
+    for t, src, prio in pkts:
+        if src == a_ip:
+            last_a = t
+            b_master = False
+        elif src == b_ip and not b_master:
+            if last_a is not None:
+                res.append((t - last_a) * 1000)
+            b_master = True
+    return res
+
+
+def spacing_stats(pkts, src: str, nominal_ms: float) -> dict | None:
+    ts = [t for t, s, p in pkts if s == src]
+    d = [(b - a) * 1000 for a, b in zip(ts, ts[1:])]
+    if len(d) < 10:
+        return None
+    d.sort()
+    dev = sorted(abs(x - nominal_ms) for x in d)
+    return {"n": len(d), "min": d[0], "median": statistics.median(d),
+            "p99": d[min(len(d) - 1, int(0.99 * len(d)))], "max": d[-1],
+            "dev_median": statistics.median(dev), "dev_p99": dev[min(len(dev) - 1, int(0.99 * len(dev)))]}
+
+
+# --------------------------------------------------------------------------------------------
+# Failover matrix
+# --------------------------------------------------------------------------------------------
+
+def run_matrix(args, intervals, cases) -> dict:
+    """results[(speaker, interval, case)] = list of run dicts (case 6 from case 1's recovery)."""
+    results: dict = {}
+    crash: dict = {}
+    run_cases = sorted({("1" if c == "6" else c) for c in cases})
+    for advert in intervals:
+        for speaker in args.speakers:
+            out(f"# {speaker} at {ilabel(advert)} adverts")
+            with Lab(quiet=True) as lab:
+                b = Bench(lab, speaker, advert)
+                for case in run_cases:
+                    try:
+                        b.setup_case(case)
+                    except Exception as e:
+                        out(f"  case {case}: set-up failed: {e}")
+                        continue
+                    cap = lab.capture(None, "ip proto 112") if case == "5" else None
+                    for r in range(args.runs):
+                        try:
+                            fo, rec = b.run_case(case)
+                            results.setdefault((speaker, advert, case), []).append(fo)
+                            if case == "1":
+                                results.setdefault((speaker, advert, "6"), []).append(rec)
+                            print(f"  case {case} run {r + 1}: served by B {ms(fo['served'])} ms "
+                                  f"(VIP up {ms(fo['vip_up'])}, gone {ms(fo['vip_gone'])}) "
+                                  f"fast {fo['failed_fast']} hung {fo['hung']} lost {fo['lost']}; "
+                                  f"back on A {ms(rec['served']) if rec else '—'} ms", flush=True)
+                            b.wait_a_master()
+                        except Exception as e:
+                            out(f"  case {case} run {r + 1}: FAILED: {str(e)[:300]}")
+                            results.setdefault((speaker, advert, case), []).append(None)
+                            try:
+                                b.setup_case(case)
+                            except Exception as e2:
+                                out(f"  case {case}: re-setup failed: {e2}")
+                                break
+                    if cap:
+                        cap.stop()
+                        crash[(speaker, advert)] = crash_takeovers(vrrp_packets(cap))
+                b.stop_speakers()
+    return {"runs": results, "crash": crash}
+
+
+def stats3(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return (min(vals), statistics.median(vals), max(vals))
+
+
+def fmt3(s) -> str:
+    return "—" if s is None else f"{ms(s[1])} [{ms(s[0])}–{ms(s[2])}]"
+
+
+def report_matrix(res: dict, intervals, cases) -> None:
+    runs = res["runs"]
+    out("")
+    out("## Failover: time to the first client request answered by the new node (ms)")
+    out("median [min–max] over the runs; client polls every 10 ms (resolution), 0.2 s timeout.")
+    out("fast/hung = requests that failed fast / hung until the timeout, summed over the runs;")
+    out("lost = every request not answered 200 by a node in the window (case 7).")
+    out("")
+    hdr = (f"{'case':<4} {'advert':>6} | {'vipd served':>20} {'VIP up':>7} {'old gone':>8} "
+           f"{'fast':>4} {'hung':>4} {'lost':>4} | {'keepalived served':>20} {'VIP up':>7} "
+           f"{'old gone':>8} {'fast':>4} {'hung':>4} {'lost':>4} | {'ka/vipd':>7}  target")
+    out(hdr)
+    out("-" * len(hdr))
+    for case in cases:
+        for advert in intervals:
+            row = [f"{case:<4} {ilabel(advert):>6} |"]
+            med = {}
+            per = {}
+            for sp in SPEAKERS:
+                lst = runs.get((sp, advert, case), [])
+                good = [r for r in lst if r]
+                s = stats3([r["served"] for r in good])
+                up = stats3([r["vip_up"] for r in good])
+                gone = stats3([r["vip_gone"] for r in good])
+                fast = sum(r["failed_fast"] for r in good)
+                hung = sum(r["hung"] for r in good)
+                lost = sum(r["lost"] for r in good)
+                fails = len(lst) - len(good)
+                med[sp] = s[1] if s else None
+                per[sp] = {"s": s, "hung": hung, "lost": lost, "n": len(good), "fails": fails}
+                row.append(f"{fmt3(s):>20}{'!' if fails else ' '}{ms(up[1]) if up else '—':>6} "
+                           f"{ms(gone[1]) if gone else '—':>8} {fast:>4} {hung:>4} {lost:>4} |")
+            ratio = (med["keepalived"] / med["vipd"]) if med.get("vipd") and med.get("keepalived") else None
+            row.append(f"{(f'{ratio:.1f}x') if ratio else '—':>7}  {target_verdict(case, advert, per, ratio)}")
+            out(" ".join(row))
+    if "1" in cases and any(("keepalived", a, "7") in runs for a in intervals):
+        out("")
+        out("case 1 against keepalived's priority-0 path (its case 7: SIGTERM = zero detection time;")
+        out("a lower bound for keepalived with vrrp_track_process + weight 0, which the lab cannot run):")
+        for advert in intervals:
+            v = stats3([r["served"] for r in runs.get(("vipd", advert, "1"), []) if r])
+            k = stats3([r["served"] for r in runs.get(("keepalived", advert, "7"), []) if r])
+            if v and k:
+                need = 2 if advert <= 0.0101 else (100 if advert >= 0.999 else None)
+                ratio = k[1] / v[1]
+                verdict = (f"  target ≥ {need}×: {'PASS' if ratio >= need else 'MISS'}" if need else "")
+                out(f"  {ilabel(advert):>6}: vipd case 1 {fmt3(v)} vs keepalived case 7 {fmt3(k)}: "
+                    f"{ratio:.1f}x{verdict}")
+    out("")
+    out("('!' after a cell: a run did not complete — see the log above the tables)")
+
+
+def target_verdict(case, advert, per, ratio) -> str:
+    v = per.get("vipd", {})
+    s = v.get("s")
+    verdicts = []
+    if s is None:
+        return "no data"
+    if case in ("1", "2"):
+        verdicts.append(("served ≤ 5 ms", s[1] <= 5.0))
+        if advert <= 0.0101:
+            verdicts.append(("≥ 2× ka", ratio is not None and ratio >= 2))
+        if advert >= 0.999:
+            verdicts.append(("≥ 100× ka", ratio is not None and ratio >= 100))
+    if case in ("3", "4"):
+        bound = HTTP_INTERVAL_MS * HTTP_FALL + 10
+        verdicts.append((f"served ≤ {bound} ms", s[1] <= bound))
+        verdicts.append(("≥ 5× ka", ratio is not None and ratio >= 5))
+    if case == "5":
+        return "see the node-crash table (t0 is not when the last advert left A)"
+    if case == "7":
+        verdicts.append(("0 lost", v.get("lost", 1) == 0))
+    if case in ("1", "2", "3", "4", "7"):
+        verdicts.append(("0 hung", v.get("hung", 1) == 0))
+    return "; ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in verdicts) or "—"
+
+
+def report_crash(res, intervals) -> None:
+    crash = res["crash"]
+    if not crash:
+        return
+    out("")
+    out("## Node crash: B's first advert − A's last advert, from a capture on the LAN bridge (ms)")
+    out(f"{'advert':>6} {'MDI(B)':>7} | {'vipd median [min–max]':>24} {'err':>6} | "
+        f"{'keepalived median [min–max]':>28} {'err':>6}")
+    for advert in intervals:
+        mdi = master_down_ms(PRIO_B, advert * 1000)
+        cells = []
+        for sp in SPEAKERS:
+            s = stats3(crash.get((sp, advert), []))
+            cells.append((fmt3(s), f"{s[1] - mdi:+.1f}" if s else "—"))
+        v = stats3(crash.get(("vipd", advert), []))
+        verdict = ("  target |err| ≤ 2 ms: " + ("PASS" if abs(v[1] - mdi) <= 2 else "MISS")) if v else ""
+        out(f"{ilabel(advert):>6} {mdi:>7.1f} | {cells[0][0]:>24} {cells[0][1]:>6} | "
+            f"{cells[1][0]:>28} {cells[1][1]:>6}{verdict}")
+
+
+# --------------------------------------------------------------------------------------------
+# Idle cost and timer jitter
+# --------------------------------------------------------------------------------------------
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                kids = Path(f"/proc/{p}/task/{task}/children").read_text().split()
+                todo.extend(int(k) for k in kids)
+        except OSError:
+            pass
+    return pids
+
+
+def cpu_ticks(pids) -> int:
+    tot = 0
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            tot += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])  # utime stime cutime cstime
+        except (OSError, IndexError):
+            pass
+    return tot
+
+
+def sched_policies(pids) -> str:
+    """Scheduling policy (and RT priority) of each process, from /proc/PID/stat fields 40-41."""
+    names = {0: "OTHER", 1: "FIFO", 2: "RR", 3: "BATCH", 5: "IDLE"}
+    res = []
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            pol, rt = int(f[38]), int(f[37])
+            res.append(names.get(pol, str(pol)) + (f"/{rt}" if rt else ""))
+        except (OSError, IndexError, ValueError):
+            pass
+    return ",".join(res)
+
+
+def rss_kb(pids) -> int:
+    tot = 0
+    for p in pids:
+        try:
+            m = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text())
+            tot += int(m.group(1)) if m else 0
+        except OSError:
+            pass
+    return tot
+
+
+class Pair:
+    """A speaker on A and B in a lab of its own, for the idle/scale measurements."""
+
+    def __init__(self, lab, speaker, cfg_a, cfg_b):
+        self.lab, self.speaker = lab, speaker
+        start = lab.start_vipd if speaker == "vipd" else lab.start_keepalived
+        self.pa = start(lab.a, cfg_a)
+        self.pb = start(lab.b, cfg_b)
+
+    def pids(self, which):
+        p = self.pa if which == "a" else self.pb
+        if self.speaker == "vipd":
+            return [p.pid]
+        return proc_tree(p.pid)
+
+
+def idle_and_jitter(args, windows) -> list:
+    """windows: [(advert, seconds, capture?)]. Both speakers measured at once, each in its own lab."""
+    rows = []
+    for advert, secs, capture in windows:
+        note(f"idle window: {ilabel(advert)} adverts, {secs:g} s, both speakers in parallel labs")
+        labs = [Lab(quiet=True) for _ in SPEAKERS]
+        try:
+            pairs, caps = {}, {}
+            for lab, sp in zip(labs, SPEAKERS):
+                lab.__enter__()
+                if sp == "vipd":
+                    ca = vipd_config(lab.a, PRIO_A, advert=ilabel(advert), group_size=2)
+                    cb = vipd_config(lab.b, PRIO_B, advert=ilabel(advert), group_size=2)
+                else:
+                    ca = keepalived_config(lab.a, PRIO_A, advert=advert)
+                    cb = keepalived_config(lab.b, PRIO_B, advert=advert)
+                pairs[sp] = Pair(lab, sp, ca, cb)
+            for lab, sp in zip(labs, SPEAKERS):
+                wait_for(lambda: lab.has_vip(lab.a) and not lab.has_vip(lab.b), 15,
+                         f"{sp}: VIP on A")
+            time.sleep(1.0)
+            if capture:
+                for lab, sp in zip(labs, SPEAKERS):
+                    caps[sp] = lab.capture(None, "ip proto 112")
+            t0 = time.monotonic()
+            c0 = {(sp, w): cpu_ticks(pairs[sp].pids(w)) for sp in SPEAKERS for w in "ab"}
+            time.sleep(secs)
+            el = time.monotonic() - t0
+            c1 = {(sp, w): cpu_ticks(pairs[sp].pids(w)) for sp in SPEAKERS for w in "ab"}
+            for sp in SPEAKERS:
+                row = {"speaker": sp, "advert": advert, "secs": el}
+                for w in "ab":
+                    row[f"cpu_{w}"] = (c1[(sp, w)] - c0[(sp, w)]) / CLK / el * 100
+                    row[f"rss_{w}"] = rss_kb(pairs[sp].pids(w))
+                    row[f"nproc_{w}"] = len(pairs[sp].pids(w))
+                    row[f"policy_{w}"] = sched_policies(pairs[sp].pids(w))
+                if capture:
+                    caps[sp].stop()
+                    pk = vrrp_packets(caps[sp])
+                    row["jitter"] = spacing_stats(pk, "198.18.0.11", advert * 1000)
+                rows.append(row)
+        finally:
+            for lab in labs:
+                lab.close()
+    return rows
+
+
+def report_idle(rows) -> None:
+    if not rows:
+        return
+    out("")
+    out("## Idle cost (no failover, bare VRRP, no checks): CPU % of one core and RSS")
+    out("keepalived = its parent + VRRP child (-P), summed; A = master, B = backup")
+    out(f"{'advert':>6} {'window':>6} | {'vipd A cpu%':>11} {'B cpu%':>7} {'A RSS kB':>9} {'B RSS kB':>9} | "
+        f"{'ka A cpu%':>9} {'B cpu%':>7} {'A RSS kB':>9} {'B RSS kB':>9}")
+    by = {}
+    for r in rows:
+        by.setdefault(r["advert"], {})[r["speaker"]] = r
+    for advert, d in by.items():
+        v, k = d.get("vipd"), d.get("keepalived")
+        if not v or not k:
+            continue
+        out(f"{ilabel(advert):>6} {v['secs']:>5.0f}s | {v['cpu_a']:>11.3f} {v['cpu_b']:>7.3f} "
+            f"{v['rss_a']:>9} {v['rss_b']:>9} | {k['cpu_a']:>9.3f} {k['cpu_b']:>7.3f} "
+            f"{k['rss_a']:>9} {k['rss_b']:>9}")
+    pol = {r["speaker"]: r.get("policy_a", "") for r in rows}
+    out(f"scheduling policy of the processes: " + "; ".join(f"{k} {v}" for k, v in pol.items()))
+    jit = [r for r in rows if r.get("jitter")]
+    if jit:
+        out("")
+        out("## Timer precision: spacing of the master's adverts on the wire (ms), capture on the bridge")
+        out(f"{'speaker':<10} {'advert':>6} {'n':>5} | {'min':>7} {'median':>7} {'p99':>7} {'max':>7} | "
+            f"{'|dev| median':>12} {'|dev| p99':>9}")
+        for r in jit:
+            j = r["jitter"]
+            out(f"{r['speaker']:<10} {ilabel(r['advert']):>6} {j['n']:>5} | {j['min']:>7.3f} "
+                f"{j['median']:>7.3f} {j['p99']:>7.3f} {j['max']:>7.3f} | {j['dev_median']:>12.3f} "
+                f"{j['dev_p99']:>9.3f}")
+
+
+# --------------------------------------------------------------------------------------------
+# Scale
+# --------------------------------------------------------------------------------------------
+
+def many_vips(n=1000) -> list[str]:
+    base = (198 << 24) | (18 << 16) | (4 << 8)  # 198.18.4.0/22
+    return [f"{(x >> 24) & 255}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}/32"
+            for x in (base + 1 + i for i in range(n))]
+
+
+def addr_events(w: VipWatcher, op: str, since: float, prefix="198.18.") -> list[float]:
+    with w._cond:
+        evs = list(w._events)
+    return sorted(e.t for e in evs if e.op == op and e.t >= since and
+                  e.address.startswith(("198.18.4.", "198.18.5.", "198.18.6.", "198.18.7.")))
+
+
+def scale_vips(args, runs: int) -> list:
+    """1,000 /32 VIPs on one instance: A (master) SIGTERMed → B installs all; A restarted → A
+    preempts back. Times from the action to the first/last address event (netlink)."""
+    rows = []
+    vips = many_vips(1000)
+    for sp in SPEAKERS:
+        note(f"scale (a): 1000 VIPs, {sp}")
+        with Lab(quiet=True) as lab:
+            def cfg(node, prio):
+                if sp == "vipd":
+                    return vipd_config(node, prio, advert="100ms", vips=vips, group_size=2)
+                return keepalived_config(node, prio, advert=0.1, vips=vips)
+            start = lab.start_vipd if sp == "vipd" else lab.start_keepalived
+            wa, wb = VipWatcher(lab, lab.a, vips[-1]), VipWatcher(lab, lab.b, vips[-1])
+            pa = start(lab.a, cfg(lab.a, PRIO_A))
+            pb = start(lab.b, cfg(lab.b, PRIO_B))
+            try:
+                wait_for(lambda: len(addr_events(wa, "add", 0)) >= 1000 and
+                         not lab.has_vip(lab.b, vips[0]), 30, f"{sp}: 1000 VIPs on A")
+            except AssertionError as e:
+                out(f"  {sp}: 1000 VIPs never all on A: {e}; A log tail: {pa.log_text()[-600:]}")
+                continue
+            time.sleep(0.5)
+            for r in range(runs):
+                try:
+                    t0 = time.monotonic()
+                    pa.stop(timeout=10)
+                    wait_for(lambda: len(addr_events(wb, "add", t0)) >= 1000, 30, "1000 on B")
+                    addb = addr_events(wb, "add", t0)
+                    dela = addr_events(wa, "del", t0)
+                    t1 = time.monotonic()
+                    pa = start(lab.a, cfg(lab.a, PRIO_A))
+                    wait_for(lambda: len(addr_events(wa, "add", t1)) >= 1000 and
+                             len(addr_events(wb, "del", t1)) >= 1000, 30, "1000 back on A")
+                    adda = addr_events(wa, "add", t1)
+                    delb = addr_events(wb, "del", t1)
+                    rows.append({"speaker": sp,
+                                 "b_first": (addb[0] - t0) * 1000, "b_last": (addb[999] - t0) * 1000,
+                                 "b_span": (addb[999] - addb[0]) * 1000,
+                                 "a_del_span": (dela[-1] - dela[0]) * 1000 if len(dela) > 1 else None,
+                                 "a_back_span": (adda[999] - adda[0]) * 1000,
+                                 "b_del_span": (delb[-1] - delb[0]) * 1000})
+                    print(f"  {sp} run {r + 1}: {rows[-1]}", flush=True)
+                    time.sleep(0.5)
+                except AssertionError as e:
+                    out(f"  {sp} 1000-VIP run {r + 1} failed: {e}")
+                    break
+    return rows
+
+
+def report_scale_vips(rows):
+    if not rows:
+        return
+    out("")
+    out("## Scale (a): 1,000 /32 VIPs on one instance (100 ms adverts), netlink times (ms)")
+    out("SIGTERM of A's speaker → B: first / last address added (from the SIGTERM) and the span")
+    out("first→last add; A's removal span; A restarted → its add span and B's removal span.")
+    out(f"{'speaker':<10} | {'B first':>16} {'B all':>16} {'B add span':>16} | {'A del span':>16} | "
+        f"{'A re-add span':>16} {'B del span':>16}")
+    for sp in SPEAKERS:
+        rs = [r for r in rows if r["speaker"] == sp]
+        if not rs:
+            continue
+        def f(k):
+            return fmt3(stats3([r[k] for r in rs]))
+        out(f"{sp:<10} | {f('b_first'):>16} {f('b_last'):>16} {f('b_span'):>16} | "
+            f"{f('a_del_span'):>16} | {f('a_back_span'):>16} {f('b_del_span'):>16}")
+
+
+def scale_instances(args, secs: float) -> list:
+    """50 instances on one interface, 100 ms adverts: CPU of each speaker over ``secs``."""
+    rows = []
+    labs = [Lab(quiet=True) for _ in SPEAKERS]
+    note(f"scale (b): 50 instances at 100 ms, {secs:g} s, both speakers in parallel labs")
+    try:
+        pairs = {}
+        for lab, sp in zip(labs, SPEAKERS):
+            lab.__enter__()
+            cfgs = []
+            for node, prio in ((lab.a, PRIO_A), (lab.b, PRIO_B)):
+                if sp == "vipd":
+                    parts = []
+                    for i in range(1, 51):
+                        t = vipd_config(node, prio, vrid=i, advert="100ms",
+                                        vips=[f"198.18.1.{i}/32"], group_size=2)
+                        if i > 1:
+                            t = t[t.index("[[instance]]"):]
+                        parts.append(t.replace('name = "web"', f'name = "web{i}"'))
+                    cfgs.append("\n".join(parts))
+                else:
+                    parts = []
+                    for i in range(1, 51):
+                        t = keepalived_config(node, prio, vrid=i, advert=0.1,
+                                              vips=[f"198.18.1.{i}/32"])
+                        if i > 1:
+                            t = t[t.index("vrrp_instance"):]
+                        parts.append(t)
+                    cfgs.append("\n".join(parts))
+            pairs[sp] = Pair(lab, sp, *cfgs)
+        for lab, sp in zip(labs, SPEAKERS):
+            wait_for(lambda: all(lab.has_vip(lab.a, f"198.18.1.{i}") for i in (1, 25, 50)) and
+                     not lab.has_vip(lab.b, "198.18.1.50"), 20, f"{sp}: 50 VIPs on A")
+        time.sleep(1)
+        t0 = time.monotonic()
+        c0 = {(sp, w): cpu_ticks(pairs[sp].pids(w)) for sp in SPEAKERS for w in "ab"}
+        time.sleep(secs)
+        el = time.monotonic() - t0
+        c1 = {(sp, w): cpu_ticks(pairs[sp].pids(w)) for sp in SPEAKERS for w in "ab"}
+        for sp in SPEAKERS:
+            rows.append({"speaker": sp, "secs": el,
+                         **{f"cpu_{w}": (c1[(sp, w)] - c0[(sp, w)]) / CLK / el * 100 for w in "ab"},
+                         **{f"rss_{w}": rss_kb(pairs[sp].pids(w)) for w in "ab"}})
+    finally:
+        for lab in labs:
+            lab.close()
+    return rows
+
+
+def report_scale_instances(rows):
+    if not rows:
+        return
+    out("")
+    out("## Scale (b): 50 instances on one interface, 100 ms adverts: CPU % of one core (target < 5%)")
+    for r in rows:
+        verdict = ""
+        if r["speaker"] == "vipd":
+            verdict = "  target < 5%: " + ("PASS" if max(r["cpu_a"], r["cpu_b"]) < 5 else "MISS")
+        out(f"{r['speaker']:<10} over {r['secs']:.0f}s: A (50 masters) {r['cpu_a']:.2f}%  "
+            f"B (50 backups) {r['cpu_b']:.2f}%  RSS A {r['rss_a']} kB  B {r['rss_b']} kB{verdict}")
+
+
+# --------------------------------------------------------------------------------------------
+
+def conditions(args, intervals) -> list[str]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ka = subprocess.run(["keepalived", "--version"], capture_output=True, text=True)
+    kav = (ka.stderr or ka.stdout).splitlines()[0] if (ka.stderr or ka.stdout) else "?"
+    vv = subprocess.run([os.environ["VIPD_BIN"], "version"], stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True)
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    return [
+        f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}   vipd commit {head}",
+        f"kernel: {platform.release()}   CPU: {cpu} × {os.cpu_count()}   "
+        f"load avg at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"vipd: {vv.stdout.strip()}   keepalived: {kav}",
+        f"lab: netns + veth + bridge, nodes ip_forward=0, arp_accept=0; VRRPv3; A prio 150, B 100; "
+        f"client polls every {POLL_INTERVAL * 1000:g} ms, timeout {POLL_TIMEOUT * 1000:g} ms, new TCP "
+        f"connection per request",
+        f"runs per cell: {args.runs}; advert intervals: {', '.join(ilabel(i) for i in intervals)}",
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--intervals", default="1s,100ms,10ms")
+    ap.add_argument("--cases", default="1,2,3,4,5,6,7")
+    ap.add_argument("--quick", action="store_true", help="3 runs, 100ms and 10ms only, short idle")
+    ap.add_argument("--no-idle", action="store_true")
+    ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument("--speakers", default="vipd,keepalived",
+                    help="failover matrix only: which speakers (default both)")
+    ap.add_argument("--poll-ms", type=float, default=10,
+                    help="client poll interval (default 10 ms; the served figure's resolution)")
+    ap.add_argument("--idle-seconds", type=float, default=60)
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "latest.txt"))
+    args = ap.parse_args()
+    if args.quick:
+        args.runs = min(args.runs, 3)
+        if args.intervals == "1s,100ms,10ms":
+            args.intervals = "100ms,10ms"
+        args.idle_seconds = min(args.idle_seconds, 15)
+    require_root_or_skip(need=("nginx", "keepalived", "vipd", "tcpdump", "tshark", "curl"))
+    global POLL_INTERVAL
+    POLL_INTERVAL = args.poll_ms / 1000
+    args.speakers = [x for x in args.speakers.split(",") if x in SPEAKERS]
+    intervals = [parse_interval(x) for x in args.intervals.split(",") if x.strip()]
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    for c in cases:
+        if c not in CASES:
+            ap.error(f"unknown case {c!r}: {', '.join(CASES)}")
+    t_start = time.monotonic()
+    threading.Thread(target=_sample_load, daemon=True).start()
+    cond = conditions(args, intervals)
+    for line in cond:
+        print(line, flush=True)
+
+    res = run_matrix(args, intervals, cases) if not args.no_failover else None
+    idle_rows, sv, si = [], [], []
+    if not args.no_idle:
+        secs = args.idle_seconds
+        idle_rows = idle_and_jitter(args, [(1.0, secs, False), (0.1, max(20, secs / 3), True),
+                                           (0.01, secs, True)])
+    if not args.no_scale:
+        sv = scale_vips(args, 3)
+        si = scale_instances(args, 30 if not args.quick else 15)
+
+    global OUT_LINES
+    OUT_LINES = []
+    out("# vipd vs keepalived — failover benchmark (bench/failover.py)")
+    out("")
+    out("command: sudo python3 bench/failover.py " + " ".join(sys.argv[1:]))
+    for line in cond:
+        out(line)
+    out("cases: " + "; ".join(f"{k} {v}" for k, v in CASES.items() if k in cases))
+    if res:
+        report_matrix(res, intervals, cases)
+        report_crash(res, intervals)
+    report_idle(idle_rows)
+    report_scale_vips(sv)
+    report_scale_instances(si)
+    out("")
+    if LOAD:
+        out(f"1-min load average during the run (sampled every 10 s): min {min(LOAD):.2f}, "
+            f"median {statistics.median(LOAD):.2f}, max {max(LOAD):.2f} on {os.cpu_count()} CPUs")
+    out(f"total run time: {(time.monotonic() - t_start) / 60:.1f} min")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(OUT_LINES) + "\n")
+    raw = Path(args.out).with_suffix(".json")
+    if res:
+        raw.write_text(json.dumps({f"{k[0]}|{k[1]}|{k[2]}": v for k, v in res["runs"].items()},
+                                  indent=1))
+    print(f"\nwritten: {args.out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
