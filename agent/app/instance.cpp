@@ -32,7 +32,9 @@ vrrp::InstanceParams params_from(const config::Instance& cfg, const Link& link) 
   if (p.group_size == 0 && cfg.unicast_peers.size() == 1) p.group_size = 2;  // DESIGN.md §4
   p.primary_address =
       cfg.unicast_src ? *cfg.unicast_src : link.primary_v4.value_or(vrrp::IpAddress{});
-  for (const auto& v : cfg.vips) p.vips.push_back(v.address);
+  // The advert lists at most 255 addresses (RFC 9568 §5.2.5): compare with what peers can send.
+  for (const auto& v : cfg.vips)
+    if (p.vips.size() < 255) p.vips.push_back(v.address);
   return p;
 }
 
@@ -353,15 +355,12 @@ void Instance::apply_weights(const vrrp::Weighted& weighted) {
   check_fault_ = weighted.fault ? std::optional<std::string>("check " + *weighted.fault + " failed")
                                 : std::nullopt;
   if (machine_.state() == vrrp::State::Init && !fault_raised_) return;  // applied at start()
-  if (priority_changed) feed(vrrp::event::PriorityChanged{weighted.effective});
-  // A MASTER announces a changed priority at once instead of in its next scheduled advert (up to
-  // one advert_interval later): after a negative-weight check fails, a preempting backup takes
-  // over now (fast preempt / two-node takeover) rather than advert_interval later. An extra
-  // advert is harmless to receivers; the advert timer keeps its schedule. Faults and drains
-  // advertise priority 0 through the state machine instead.
-  if (priority_changed && !check_fault_ && !link_fault_ &&
-      machine_.state() == vrrp::State::Master && !machine_.drained() && !machine_.in_fault())
-    send_advert(machine_.effective_priority());
+  // A MASTER advertises a changed priority at once (the state machine decides, see
+  // StateMachine::on(PriorityChanged)); a fault raised below then resigns with priority 0.
+  if (priority_changed && !check_fault_)
+    feed(vrrp::event::PriorityChanged{weighted.effective});
+  else if (priority_changed)
+    feed(vrrp::event::PriorityChanged{weighted.effective, /*announce=*/false});
   apply_fault();
 }
 

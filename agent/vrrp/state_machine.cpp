@@ -214,7 +214,15 @@ void StateMachine::on(const event::PriorityChanged& changed, TimePoint now, Acti
   // STYLE.md rule 5: never a restart. The owner is never weighted. A Master carries the new
   // priority in its next advert (a better peer then preempts it).
   if (owner()) return;
+  const std::uint8_t before = effective_priority_;
   effective_priority_ = std::clamp<std::uint8_t>(changed.effective, 1, 254);
+  if (state_ == State::Master && !drained_ && changed.announce && effective_priority_ != before) {
+    // Advertise the new priority now rather than in the next scheduled advert (up to one
+    // interval later): after a negative-weight check fails, a preempting backup (fast preempt,
+    // two-node takeover) takes over at once. The advert timer keeps its schedule.
+    send_advert(effective_priority_, now, out);
+    return;
+  }
   // A Backup's running Master_Down_Timer was armed with Skew_Time for the old priority: re-derive
   // its deadline from when it was armed, so the ranking among backups follows the priority now
   // (otherwise a backup whose checks just came up keeps the long skew of its cold start and a

@@ -76,6 +76,8 @@ struct AdverTimerExpired {};
 /// The effective priority changed (check weighting). Never a restart (STYLE.md rule 5).
 struct PriorityChanged {
   std::uint8_t effective = 100;
+  /// A MASTER advertises the new priority at once (false: a fault follows that resigns anyway).
+  bool announce = true;
 };
 /// A weight-0 check failed or the link went down. `explanation` e.g. "check nginx-pid failed".
 struct FaultRaised {

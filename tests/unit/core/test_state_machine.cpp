@@ -476,7 +476,9 @@ TEST_CASE(
         t0 + 2s + master_down_interval(200, Centiseconds{100}));
 
   StateMachine m = master(params(100));
-  CHECK(m.handle(event::PriorityChanged{40}, t0 + 5s).empty());
+  // The master advertises the new priority at once; the advert timer keeps its schedule.
+  CHECK(shape(m.handle(event::PriorityChanged{40}, t0 + 5s)) == "send(40)");
+  CHECK(m.handle(event::PriorityChanged{40, false}, t0 + 5s).empty());  // unchanged: nothing
   CHECK(m.state() == State::Master);
   const Actions next = m.handle(event::AdverTimerExpired{}, t0 + 4609375us);
   CHECK(all<action::SendAdvert>(next).front().priority == 40);
