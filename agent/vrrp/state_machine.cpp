@@ -411,11 +411,14 @@ void StateMachine::become_master(Reason reason, std::string explanation, TimePoi
     out.emplace_back(action::CancelTimer{Timer::MasterDown});
     master_down_deadline_.reset();
   }
-  // RFC 9568 §6.4.1/§6.4.2: send an advert, announce the addresses, arm Adver_Timer.
+  // RFC 9568 §6.4.1/§6.4.2: send an advert, announce the addresses, arm Adver_Timer. The order is
+  // make-before-break: install the VIPs and send the gratuitous ARP *before* the advert, because
+  // a resigning master that keeps its VIPs (make-before-break, drain) releases them when it hears
+  // this advert — by then the clients' caches already point here, so no SYN falls into a gap.
   master_adver_interval_ = params_.advert_interval;
-  send_advert(advertised_priority(), now, out);
   out.emplace_back(action::AcquireVips{});
   out.emplace_back(action::Announce{action::Announce::Why::BecameMaster});
+  send_advert(advertised_priority(), now, out);
   adver_deadline_ = now + params_.advert_interval;
   out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
   pending_takeover_ = Reason::MasterDown;

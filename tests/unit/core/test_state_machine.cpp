@@ -146,7 +146,7 @@ TEST_CASE(
     "[fsm][rfc-4.5]") {
   StateMachine sm(params(255));
   const Actions out = sm.handle(event::Startup{}, t0);
-  CHECK(shape(out) == "send(255) acquire announce arm(adver) state(MASTER)");
+  CHECK(shape(out) == "acquire announce send(255) arm(adver) state(MASTER)");
   CHECK(armed(out, Timer::Adver) == t0 + 1s);
   CHECK(sm.state() == State::Master);
   CHECK(sm.master().address == kSelf);
@@ -171,7 +171,7 @@ TEST_CASE(
   StateMachine sm = backup_hearing(params(100), 150);
   const TimePoint fire = t0 + sm.master_down_interval();
   const Actions out = sm.handle(event::MasterDownTimerExpired{}, fire);
-  CHECK(shape(out) == "send(100) acquire announce arm(adver) state(MASTER)");
+  CHECK(shape(out) == "acquire announce send(100) arm(adver) state(MASTER)");
   CHECK(armed(out, Timer::Adver) == fire + 1s);
   CHECK(changed(out).reason == Reason::MasterDown);
   CHECK(changed(out).explanation ==
@@ -310,7 +310,7 @@ TEST_CASE(
   {
     StateMachine sm = backup_hearing(p, 150);
     const Actions out = sm.handle(advert(0), t0 + 1s);
-    CHECK(shape(out) == "cancel(down) send(100) acquire announce arm(adver) state(MASTER)");
+    CHECK(shape(out) == "cancel(down) acquire announce send(100) arm(adver) state(MASTER)");
     CHECK(changed(out).reason == Reason::PriorityZero);
   }
   {
@@ -533,7 +533,7 @@ TEST_CASE("owner leaves fault straight to master [DESIGN.md §4 Fault, RFC-CHECK
   sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t0 + 1s);
   const Actions out = sm.handle(event::FaultCleared{"check nginx-pid ok"}, t0 + 2s);
   // The owner kept its VIPs through the fault (make-before-break) and never drops them here.
-  CHECK(shape(out) == "cancel(release) send(255) acquire announce arm(adver) state(MASTER)");
+  CHECK(shape(out) == "cancel(release) acquire announce send(255) arm(adver) state(MASTER)");
   CHECK_FALSE(has<action::ReleaseVips>(out));
   CHECK(changed(out).reason == Reason::FaultCleared);
 }
