@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -105,6 +106,22 @@ def require_vipd_or_skip() -> str:
     if not path:
         skip(f"vipd binary not found (VIPD_BIN={os.environ.get('VIPD_BIN', '')!r}); build it first")
     return path
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """The exit code of a test script's ``main()``: its own value; 1 with a ``FAIL:`` line on an
+    assertion or an unexpected error (traceback printed); SystemExit (77 skips) passes through."""
+    try:
+        return main()
+    except AssertionError as e:
+        print(f"FAIL: {e}")
+        return 1
+    except SystemExit:
+        raise
+    except BaseException:
+        traceback.print_exc()
+        print("FAIL: unexpected error (see traceback)")
+        return 1
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],

@@ -9,10 +9,9 @@ Exit 0 pass, 1 fail, 77 skipped."""
 import os
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import VIP, Lab, keepalived_config, require_root_or_skip, wait_for
+from lab import run_main, VIP, Lab, keepalived_config, require_root_or_skip, wait_for
 
 # Master_Down_Interval at 100 ms adverts is 3 × 100 ms + skew ≈ 0.36 s (B, priority 100); a
 # priority-0 advert on graceful stop cuts it to the skew time. Generous deadline for loaded CI.
@@ -69,14 +68,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except AssertionError as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
-    except SystemExit:
-        raise
-    except BaseException:
-        traceback.print_exc()
-        print("FAIL: unexpected error (see traceback)")
-        sys.exit(1)
+    sys.exit(run_main(main))

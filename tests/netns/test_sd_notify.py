@@ -12,10 +12,9 @@ import socket
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import VIP, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
+from lab import run_main, VIP, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
 
 
 def main() -> int:
@@ -78,13 +77,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except AssertionError as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
-    except SystemExit:
-        raise
-    except BaseException:
-        traceback.print_exc()
-        sys.exit(1)
+    sys.exit(run_main(main))

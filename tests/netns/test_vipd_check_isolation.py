@@ -15,10 +15,9 @@ import statistics
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import Lab, require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
+from lab import run_main, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
 
 API = "127.0.0.1:9555"
 STATUS = f"http://{API}/status"
@@ -146,14 +145,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except AssertionError as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
-    except SystemExit:
-        raise
-    except BaseException:
-        traceback.print_exc()
-        print("FAIL: unexpected error (see traceback)")
-        sys.exit(1)
+    sys.exit(run_main(main))
