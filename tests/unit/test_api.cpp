@@ -198,16 +198,16 @@ TEST_CASE("a POST without Content-Length is answered at once (no body), one with
           "[api]") {
   // `curl -X POST URL` sends neither Content-Length nor a body: RFC 9112 §6.3 says it has none.
   std::string seen_body = "unset";
-  exporters::ApiServer server({{"POST", "/v1/drain", "drain",
-                                [&seen_body](const exporters::Request& r) {
-                                  seen_body = r.body;
-                                  return exporters::Response{401, "application/json", "{}\n"};
-                                }}});
+  exporters::ApiServer server(
+      {{"POST", "/v1/drain", "drain", [&seen_body](const exporters::Request& r) {
+          seen_body = r.body;
+          return exporters::Response{401, "application/json", "{}\n"};
+        }}});
   std::string error;
   REQUIRE(server.start("127.0.0.1:0", error));
   const auto t0 = std::chrono::steady_clock::now();
-  const auto reply = raw_exchange(server.port(),
-                                  "POST /v1/drain HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
+  const auto reply =
+      raw_exchange(server.port(), "POST /v1/drain HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
   const auto took = std::chrono::steady_clock::now() - t0;
   CHECK(reply.rfind("HTTP/1.1 401", 0) == 0);
   CHECK(took < std::chrono::milliseconds(500));
