@@ -80,7 +80,6 @@ struct Snapshot {
   std::vector<CheckView> checks;
   std::map<std::string, std::uint64_t> dropped;  // by reason name
   std::uint64_t checksum_mode_mismatch = 0;
-  std::uint64_t address_list_mismatch = 0;
   std::map<std::pair<std::string, std::string>, std::uint64_t> vip_operations;
   bool config_reload_success = true;
   double config_last_reload_unix = 0;

@@ -150,7 +150,6 @@ exporters::Snapshot Agent::snapshot() const {
   for (std::size_t r = 0; r < vrrp::kDropReasonCount; ++r)
     s.dropped[std::string(vrrp::to_string(static_cast<vrrp::DropReason>(r)))] = stats_.dropped[r];
   s.checksum_mode_mismatch = stats_.checksum_mode_mismatch;
-  s.address_list_mismatch = stats_.address_list_mismatch;
   s.vip_operations = stats_.vip_operations;
   s.config_reload_success = last_reload_ok_;
   s.config_last_reload_unix = last_reload_unix_;

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -143,6 +142,10 @@ void Instance::execute(const vrrp::Action& action) {
           notify(a.to);
         } else if constexpr (std::is_same_v<T, vrrp::action::Notice>) {
           ++stats_.notices[a.key];
+          // RFC 9568 §7.1: an address-list mismatch is logged and processed, not dropped; it is
+          // still counted under its drop reason, as docs/metrics.md says.
+          if (a.key == "address_list_mismatch")
+            agent_stats_.drop(vrrp::DropReason::AddressListMismatch);
           if (a.level == vrrp::action::Notice::Level::Warning)
             warn_limited(a.key, "instance " + cfg_.name + ": " + a.message);
           else
@@ -316,18 +319,6 @@ void Instance::receive(const net::ReceivedPacket& packet) {
             " mode; its adverts are accepted, but the peer rejects ours: set checksum = \"" +
             std::string(vrrp::to_string(decoded.verified_with)) +
             "\" on this instance (keepalived and FRR use pseudo-header)");
-  }
-  // RFC 9568 §7.1: the address list MAY be verified; on mismatch log, but process the packet.
-  {
-    std::set<vrrp::IpAddress> theirs(adv.addresses.begin(), adv.addresses.end());
-    const auto mine_v = advert_addresses();
-    std::set<vrrp::IpAddress> mine(mine_v.begin(), mine_v.end());
-    if (theirs != mine && adv.priority != 0) {
-      ++agent_stats_.address_list_mismatch;
-      warn_limited("address_list", "instance " + cfg_.name + ": advert from " +
-                                       packet.source.to_string() +
-                                       " lists other VIPs than ours (check vips on both nodes)");
-    }
   }
   ++stats_.adverts_received;
   last_advert_heard_ = EventLoop::now();

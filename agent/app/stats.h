@@ -16,7 +16,6 @@ struct AgentStats {
   std::array<std::uint64_t, vrrp::kDropReasonCount> dropped{};  // by vrrp::DropReason
   /// Adverts accepted although they verified only in the other checksum mode.
   std::uint64_t checksum_mode_mismatch = 0;
-  std::uint64_t address_list_mismatch = 0;
   /// vipd_vip_operations_total{op,result}: op = add|remove|readd, result = ok|error.
   std::map<std::pair<std::string, std::string>, std::uint64_t> vip_operations;
   void drop(vrrp::DropReason r) { ++dropped[static_cast<std::size_t>(r)]; }

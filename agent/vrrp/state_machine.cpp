@@ -157,9 +157,10 @@ void StateMachine::on(const event::AdvertReceived& received, TimePoint now, Acti
   if (!params_.vips.empty() && received.advert.priority != 0 &&
       !same_addresses(received.advert.addresses, params_.vips)) {
     // RFC 9568 §7.1: MAY verify; on mismatch SHOULD log; the packet is still processed.
-    out.emplace_back(action::Notice{
-        action::Notice::Level::Warning, "address_list_mismatch",
-        "advert from " + received.source.to_string() + " lists other addresses than ours"});
+    out.emplace_back(
+        action::Notice{action::Notice::Level::Warning, "address_list_mismatch",
+                       "advert from " + received.source.to_string() +
+                           " lists other addresses than ours (check vips on both nodes)"});
   }
   if (state_ == State::Backup) {
     backup_receive(received, now, out);
