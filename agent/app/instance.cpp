@@ -1,17 +1,12 @@
 // Instance: drives one StateMachine and executes its actions (STYLE.md rules 1, 6, 7).
 #include "app/instance.h"
 
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
 
 #include "app/notify.h"
-
-extern char** environ;
 
 namespace vipd::app {
 namespace {
@@ -31,7 +26,9 @@ vrrp::InstanceParams params_from(const config::Instance& cfg, const Link& link) 
   if (p.group_size == 0 && cfg.unicast_peers.size() == 1) p.group_size = 2;  // DESIGN.md §4
   p.primary_address =
       cfg.unicast_src ? *cfg.unicast_src : link.primary_v4.value_or(vrrp::IpAddress{});
-  // The advert lists at most 255 addresses (RFC 9568 §5.2.5): compare with what peers can send.
+  // RFC 9568 §5.2.5: "Count IPvX Addr" is one octet, so an advert lists at most 255 addresses.
+  // These are the addresses we advertise and compare peers' adverts with; with more VIPs, all are
+  // still installed and announced by GARP (vrrp::encode refuses more than 255).
   for (const auto& v : cfg.vips)
     if (p.vips.size() < 255) p.vips.push_back(v.address);
   return p;
@@ -166,15 +163,6 @@ std::vector<vrrp::IpAddress> Instance::vip_addresses() const {
   return out;
 }
 
-// RFC 9568 §5.2.5: "Count IPvX Addr" is one octet, so an advert lists at most 255 addresses.
-// An instance with more VIPs advertises the first 255 (all of them are still installed and
-// announced); vrrp::encode refuses more, which used to abort vipd at its first advert.
-std::vector<vrrp::IpAddress> Instance::advert_addresses() const {
-  auto out = vip_addresses();
-  if (out.size() > 255) out.resize(255);
-  return out;
-}
-
 void Instance::send_advert(std::uint8_t priority) {
   if (!link_.socket) return;
   vrrp::Advertisement adv;
@@ -183,7 +171,7 @@ void Instance::send_advert(std::uint8_t priority) {
   adv.priority = priority;
   adv.advert_interval = std::chrono::duration_cast<vrrp::Centiseconds>(cfg_.advert_interval);
   adv.family = cfg_.vips.empty() ? vrrp::Family::V4 : cfg_.vips.front().address.family;
-  adv.addresses = advert_addresses();
+  adv.addresses = machine_.params().vips;  // at most 255 (params_from)
   if (cfg_.version == 2 && !cfg_.auth_pass.empty()) {
     adv.auth_type = vrrp::AuthType::SimplePassword;
     adv.auth_data = auth_data_;
@@ -209,24 +197,21 @@ void Instance::acquire_vips() {
   // Failover duration starts at the last advert we heard from the old master; an election at
   // start-up, with no master ever heard, is not a failover.
   takeover_from_ = last_advert_heard_;
-  const auto results = vip_manager_.add(link_.ifindex, cfg_.vips);
+  record_vip_operations("add", vip_manager_.add(link_.ifindex, cfg_.vips));
+}
+
+void Instance::record_vip_operations(const char* op, const std::vector<net::VipOpResult>& results) {
   for (const auto& r : results) {
-    ++agent_stats_.vip_operations[{"add", r.ok ? "ok" : "error"}];
+    ++agent_stats_.vip_operations[{op, r.ok ? "ok" : "error"}];
     if (!r.ok)
-      spdlog::error("instance {}: cannot add VIP {} on {}: {}", cfg_.name, r.vip.to_string(),
+      spdlog::error("instance {}: cannot {} VIP {} on {}: {}", cfg_.name, op, r.vip.to_string(),
                     link_.name, r.error);
   }
 }
 
 void Instance::release_vips() {
   cancel_announcements();
-  const auto results = vip_manager_.remove(link_.ifindex, cfg_.vips);
-  for (const auto& r : results) {
-    ++agent_stats_.vip_operations[{"remove", r.ok ? "ok" : "error"}];
-    if (!r.ok)
-      spdlog::error("instance {}: cannot remove VIP {} from {}: {}", cfg_.name, r.vip.to_string(),
-                    link_.name, r.error);
-  }
+  record_vip_operations("remove", vip_manager_.remove(link_.ifindex, cfg_.vips));
 }
 
 void Instance::announce_burst(int left, bool second) {

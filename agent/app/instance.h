@@ -92,6 +92,8 @@ class Instance {
   void send_advert(std::uint8_t priority);
   void acquire_vips();
   void release_vips();
+  /// Counts add/remove results in vipd_vip_operations_total and logs each failure.
+  void record_vip_operations(const char* op, const std::vector<net::VipOpResult>& results);
   void announce_burst(int left, bool second);
   void cancel_announcements();
   void apply_fault();
@@ -99,8 +101,6 @@ class Instance {
   void warn_limited(const std::string& key, const std::string& message);
   [[nodiscard]] vrrp::IpAddress source_address() const;
   [[nodiscard]] std::vector<vrrp::IpAddress> vip_addresses() const;
-  /// The addresses an advert lists: the first 255 VIPs (the count field is one octet).
-  [[nodiscard]] std::vector<vrrp::IpAddress> advert_addresses() const;
 
   config::Instance cfg_;
   Link& link_;
