@@ -20,6 +20,8 @@ struct SourcePos {
   std::string file;
   std::uint32_t line = 0;
   std::uint32_t column = 0;
+
+  friend bool operator==(const SourcePos&, const SourcePos&) = default;
 };
 
 struct Diagnostic {
@@ -46,12 +48,16 @@ struct Garp {
   Millis interval{10};              // between frames of a burst
   Millis second_burst_after{5000};  // 0 = no second burst
   Millis refresh{0};                // 0 = no periodic refresh
+
+  friend bool operator==(const Garp&, const Garp&) = default;
 };
 
 struct Track {
   std::string check;
   int weight = 0;
   SourcePos pos;
+
+  friend bool operator==(const Track&, const Track&) = default;
 };
 
 struct Instance {
@@ -77,6 +83,8 @@ struct Instance {
   std::vector<Track> track;
   std::vector<std::string> notify;  // argv
   SourcePos pos;
+
+  friend bool operator==(const Instance&, const Instance&) = default;
 };
 
 enum class CheckType : std::uint8_t { Http, Pid, Tcp, Exec, File, Link };
@@ -104,6 +112,8 @@ struct Check {
   // link
   std::string interface;
   SourcePos pos;
+
+  friend bool operator==(const Check&, const Check&) = default;
 };
 
 struct Config {
@@ -118,6 +128,14 @@ struct LoadResult {
   std::vector<Diagnostic> diagnostics;  // every problem found, errors and warnings
   [[nodiscard]] bool ok() const { return config.has_value(); }
 };
+
+/// True when `next` differs from the running `current` only in keys an instance applies in place
+/// on SIGHUP (priority, track, notify, garp; source positions never count) and keeps its role
+/// (owner or not): it then keeps its state and VIPs. Anything else needs a restart.
+bool soft_change_only(const Instance& current, const Instance& next);
+/// True when two [[check]] lists define the same checks in the same order (source positions never
+/// count): the running check runner, and what it knows, can stay.
+bool same_checks(const std::vector<Check>& a, const std::vector<Check>& b);
 
 /// Parses and validates a file. Reports every problem (not only the first) with its position.
 LoadResult load_file(const std::filesystem::path& path);

@@ -19,21 +19,6 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-bool same_checks(const std::vector<config::Check>& a, const std::vector<config::Check>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto& x = a[i];
-    const auto& y = b[i];
-    if (x.name != y.name || x.type != y.type || x.interval != y.interval ||
-        x.timeout != y.timeout || x.rise != y.rise || x.fall != y.fall || x.url != y.url ||
-        x.expect_status != y.expect_status || x.expect_body != y.expect_body ||
-        x.tls_verify != y.tls_verify || x.pidfile != y.pidfile || x.address != y.address ||
-        x.command != y.command || x.path != y.path || x.interface != y.interface)
-      return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Agent::Agent(config::Config config, std::string version)
@@ -418,7 +403,7 @@ void Agent::reload() {
     }
   }
   std::vector<std::unique_ptr<Instance>> started = std::move(created);
-  const bool checks_changed = !same_checks(config_.checks, next.checks);
+  const bool checks_changed = !config::same_checks(config_.checks, next.checks);
   config_ = std::move(next);
   instances_ = std::move(kept);
   for (auto& inst : started) {

@@ -397,25 +397,7 @@ bool Instance::update(const config::Instance& cfg) {
 }
 
 bool Instance::can_update(const config::Instance& cfg) const {
-  config::Instance a = cfg_, b = cfg;
-  // Soft keys: applied in place.
-  a.priority = b.priority;
-  a.track = b.track;
-  a.notify = b.notify;
-  a.garp = b.garp;
-  a.pos = b.pos;
-  auto same = [](const config::Instance& x, const config::Instance& y) {
-    return x.name == y.name && x.interface == y.interface && x.vrid == y.vrid &&
-           x.priority == y.priority && x.version == y.version &&
-           x.advert_interval == y.advert_interval && x.group_size == y.group_size &&
-           x.preempt == y.preempt && x.preempt_delay == y.preempt_delay &&
-           x.fast_preempt == y.fast_preempt && x.vips == y.vips &&
-           x.unicast_peers == y.unicast_peers && x.unicast_src == y.unicast_src &&
-           x.checksum == y.checksum && x.auth_pass == y.auth_pass;
-  };
-  if (!same(a, b)) return false;
-  // A change of base priority of the owner, or to/from 255, changes the role: restart.
-  return (cfg_.priority == 255) == (cfg.priority == 255);
+  return config::soft_change_only(cfg_, cfg);
 }
 
 void Instance::notify(vrrp::State state) {
