@@ -35,33 +35,46 @@ Agent::~Agent() {
     if (link->socket) loop_.remove_fd(link->socket->fd());
 }
 
+std::vector<vrrp::IpAddress> Agent::configured_vips() const {
+  std::vector<vrrp::IpAddress> vips;
+  for (const auto& inst : config_.instances)
+    for (const auto& v : inst.vips) vips.push_back(v.address);
+  return vips;
+}
+
+void Agent::attach(Link& link, const net::InterfaceInfo& info) {
+  // Throws (std::system_error with the fix in its text) when a socket cannot be opened.
+  if (link.socket) loop_.remove_fd(link.socket->fd());
+  link.socket.reset();
+  link.ifindex = info.index;
+  link.mac = info.mac;
+  link.primary_v4 = info.primary_v4;
+  link.socket = std::make_unique<net::VrrpSocket>(link.name, info.index,
+                                                  info.primary_v4.value_or(vrrp::IpAddress{}));
+  link.garp = std::make_unique<net::GarpSender>(info.index, info.mac);
+  Link* raw = &link;
+  loop_.add_fd(raw->socket->fd(), [this, raw] { on_readable(*raw); });
+}
+
 Link* Agent::open_link(const std::string& name, std::vector<std::string>& errors) {
   if (auto it = links_.find(name); it != links_.end()) return it->second.get();
   std::string error;
-  std::vector<vrrp::IpAddress> exclude;
-  for (const auto& inst : config_.instances)
-    for (const auto& v : inst.vips) exclude.push_back(v.address);
-  auto info = net::lookup_interface(name, error, exclude);
+  // Never pick one of our VIPs as the primary (advert source), e.g. a leftover from a crash.
+  auto info = net::lookup_interface(name, error, configured_vips());
   if (!info) {
     errors.push_back(error);
     return nullptr;
   }
   auto link = std::make_unique<Link>();
   link->name = name;
-  link->ifindex = info->index;
-  link->mac = info->mac;
-  link->primary_v4 = info->primary_v4;
   link->usable = info->usable();
   try {
-    link->socket = std::make_unique<net::VrrpSocket>(name, info->index,
-                                                     info->primary_v4.value_or(vrrp::IpAddress{}));
-    link->garp = std::make_unique<net::GarpSender>(info->index, info->mac);
+    attach(*link, *info);
   } catch (const std::exception& e) {
     errors.push_back(std::string("interface ") + name + ": " + e.what());
     return nullptr;
   }
   Link* raw = link.get();
-  loop_.add_fd(raw->socket->fd(), [this, raw] { on_readable(*raw); });
   links_[name] = std::move(link);
   return raw;
 }
@@ -174,18 +187,10 @@ void Agent::on_link_event(const net::LinkEvent& event) {
     if (link->ifindex != event.ifindex && event.exists) {
       // The interface came back under a new index: rebuild the socket and the GARP sender.
       std::string error;
-      auto info = net::lookup_interface(name, error);
+      auto info = net::lookup_interface(name, error, configured_vips());
       if (!info) continue;
-      if (link->socket) loop_.remove_fd(link->socket->fd());
       try {
-        link->ifindex = info->index;
-        link->mac = info->mac;
-        link->primary_v4 = info->primary_v4;
-        link->socket = std::make_unique<net::VrrpSocket>(
-            name, info->index, info->primary_v4.value_or(vrrp::IpAddress{}));
-        link->garp = std::make_unique<net::GarpSender>(info->index, info->mac);
-        Link* raw = link.get();
-        loop_.add_fd(raw->socket->fd(), [this, raw] { on_readable(*raw); });
+        attach(*link, *info);
         spdlog::info("interface {} is back (index {})", name, info->index);
       } catch (const std::exception& e) {
         spdlog::error("interface {} is back but cannot be used: {}", name, e.what());

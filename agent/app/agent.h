@@ -17,6 +17,7 @@
 #include "exporters/api_server.h"
 #include "exporters/metrics.h"
 #include "exporters/snapshot.h"
+#include "net/interface.h"
 #include "net/netlink_watcher.h"
 #include "net/vip_manager.h"
 
@@ -57,6 +58,9 @@ class Agent {
 
  private:
   Link* open_link(const std::string& name, std::vector<std::string>& errors);
+  /// (Re)binds a link to the interface as it is now: index, MAC, primary, socket, GARP sender.
+  void attach(Link& link, const net::InterfaceInfo& info);
+  [[nodiscard]] std::vector<vrrp::IpAddress> configured_vips() const;
   void close_unused_links();
   void on_readable(Link& link);
   void on_link_event(const net::LinkEvent& event);
