@@ -88,6 +88,8 @@ struct Instance {
 };
 
 enum class CheckType : std::uint8_t { Http, Pid, Tcp, Exec, File, Link };
+/// "http", "pid", "tcp", "exec", "file", "link": the names the config file and /status use.
+std::string_view to_string(CheckType type);
 
 struct Check {
   std::string name;

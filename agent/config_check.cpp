@@ -16,7 +16,7 @@ struct TypeInfo {
   bool has_timeout;                    // the probe can hang: http, tcp, exec
 };
 
-const std::vector<TypeInfo>& types() {
+const std::vector<TypeInfo>& check_types() {
   static const std::vector<TypeInfo> kTypes = {
       {"http", CheckType::Http, {"url", "expect_status", "expect_body", "tls_verify"}, true},
       {"pid", CheckType::Pid, {"pidfile"}, false},
@@ -39,17 +39,18 @@ constexpr Millis kDefaultTimeoutCap{1000};
 void reject_unknown_check_keys(const toml::table& tbl, const TypeInfo* info, Diags& diags) {
   std::vector<std::string_view> allowed = kCommonKeys;
   std::vector<std::string_view> all = kCommonKeys;
-  for (const auto& t : types()) {
+  for (const auto& t : check_types()) {
     all.insert(all.end(), t.keys.begin(), t.keys.end());
     if (info == nullptr || info == &t) allowed.insert(allowed.end(), t.keys.begin(), t.keys.end());
   }
   for (const auto& [k, v] : tbl) {
     const std::string_view name = k.str();
     if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
-    const auto owner = std::find_if(types().begin(), types().end(), [&](const TypeInfo& t) {
-      return std::find(t.keys.begin(), t.keys.end(), name) != t.keys.end();
-    });
-    if (owner != types().end() && info != nullptr) {
+    const auto owner =
+        std::find_if(check_types().begin(), check_types().end(), [&](const TypeInfo& t) {
+          return std::find(t.keys.begin(), t.keys.end(), name) != t.keys.end();
+        });
+    if (owner != check_types().end() && info != nullptr) {
       diags.error(diags.pos(k.source()), "key '" + std::string(name) +
                                              "' does not apply to checks of type '" +
                                              std::string(info->name) + "' (it belongs to '" +
@@ -192,11 +193,11 @@ void read_checks(const toml::array& arr, Config& cfg, std::vector<CheckMeta>& ch
     const TypeInfo* info = nullptr;
     std::string type;
     if (r.string("type", type, true)) {
-      const auto it = std::find_if(types().begin(), types().end(),
+      const auto it = std::find_if(check_types().begin(), check_types().end(),
                                    [&](const TypeInfo& t) { return t.name == type; });
-      if (it == types().end()) {
+      if (it == check_types().end()) {
         std::vector<std::string_view> names;
-        for (const auto& t : types()) names.push_back(t.name);
+        for (const auto& t : check_types()) names.push_back(t.name);
         diags.error(r.pos_of("type"), "unknown check type \"" + type +
                                           "\": expected http, pid, tcp, exec, file or link" +
                                           did_you_mean(type, names));
@@ -242,3 +243,13 @@ void validate_relations(const Config& cfg, const std::vector<CheckMeta>& check_m
 }
 
 }  // namespace vipd::config::detail
+
+namespace vipd::config {
+
+std::string_view to_string(CheckType type) {
+  for (const auto& t : detail::check_types())
+    if (t.type == type) return t.name;
+  return "?";
+}
+
+}  // namespace vipd::config

@@ -50,24 +50,6 @@ exporters::Response json_response(int status, const nlohmann::json& body) {
   return {status, "application/json", body.dump(2) + "\n"};
 }
 
-const char* check_type_name(config::CheckType t) {
-  switch (t) {
-    case config::CheckType::Http:
-      return "http";
-    case config::CheckType::Pid:
-      return "pid";
-    case config::CheckType::Tcp:
-      return "tcp";
-    case config::CheckType::Exec:
-      return "exec";
-    case config::CheckType::File:
-      return "file";
-    case config::CheckType::Link:
-      return "link";
-  }
-  return "?";
-}
-
 }  // namespace
 
 exporters::Snapshot Agent::snapshot() const {
@@ -135,7 +117,7 @@ exporters::Snapshot Agent::snapshot() const {
   for (const auto& c : config_.checks) {
     exporters::CheckView v;
     v.name = c.name;
-    v.type = check_type_name(c.type);
+    v.type = std::string(config::to_string(c.type));
     if (auto it = checks_.find(c.name); it != checks_.end() && it->second.seen) {
       const auto& u = it->second.last;
       v.ran = true;
