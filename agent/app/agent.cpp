@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -370,12 +369,12 @@ void Agent::reload() {
   // Unchanged instances keep their state and their VIPs (nothing flaps).
   std::vector<std::string> errors;
   std::vector<std::unique_ptr<Instance>> created;
-  std::set<std::string> soft_updates;
+  std::map<std::string, const config::Instance*> soft_updates;  // name → its new config
   for (const auto& cfg : next.instances) {
     auto it = std::find_if(instances_.begin(), instances_.end(),
                            [&](const auto& i) { return i->config().name == cfg.name; });
     if (it != instances_.end() && (*it)->can_update(cfg)) {
-      soft_updates.insert(cfg.name);
+      soft_updates[cfg.name] = &cfg;
       continue;
     }
     if (auto inst = make_instance(cfg, errors)) created.push_back(std::move(inst));
@@ -393,10 +392,8 @@ void Agent::reload() {
   std::vector<std::unique_ptr<Instance>> kept;
   for (auto& inst : instances_) {
     const auto& name = inst->config().name;
-    if (soft_updates.count(name)) {
-      const auto& cfg = *std::find_if(next.instances.begin(), next.instances.end(),
-                                      [&](const auto& c) { return c.name == name; });
-      inst->update(cfg);
+    if (auto soft = soft_updates.find(name); soft != soft_updates.end()) {
+      inst->update(*soft->second);
       kept.push_back(std::move(inst));
     } else {
       spdlog::info("instance {}: {}", name,
@@ -407,11 +404,10 @@ void Agent::reload() {
       inst->shutdown();
     }
   }
-  std::vector<std::unique_ptr<Instance>> started = std::move(created);
   const bool checks_changed = !config::same_checks(config_.checks, next.checks);
   config_ = std::move(next);
   instances_ = std::move(kept);
-  for (auto& inst : started) {
+  for (auto& inst : created) {
     Instance* raw = inst.get();
     instances_.push_back(std::move(inst));
     reweigh(*raw);
