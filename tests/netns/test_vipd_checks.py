@@ -288,34 +288,17 @@ def nginx_recovers(pair: Pair, label: str) -> None:
         assert "node-a" not in s["counts"], f"client served by node-a with preempt=false: {s}"
 
 
-def case_stop(lab):
-    pair = Pair(lab)
-    try:
-        nginx_down_then_back(pair, "stop")
-        nginx_recovers(pair, "stop-recover (preempt=true)")
-    except AssertionError:
-        print(pair.logs())
-        raise
-
-
-def case_kill(lab):
-    pair = Pair(lab)
-    try:
-        nginx_down_then_back(pair, "kill")
-        nginx_recovers(pair, "kill-recover (preempt=true)")
-    except AssertionError:
-        print(pair.logs())
-        raise
-
-
-def case_quit(lab):
-    pair = Pair(lab)
-    try:
-        nginx_down_then_back(pair, "quit")
-        nginx_recovers(pair, "quit-recover (preempt=true)")
-    except AssertionError:
-        print(pair.logs())
-        raise
+def case_nginx_down(how: str):
+    """nginx goes down on the master (`how`: stop, kill or quit), then recovers (preempt=true)."""
+    def case(lab):
+        pair = Pair(lab)
+        try:
+            nginx_down_then_back(pair, how)
+            nginx_recovers(pair, f"{how}-recover (preempt=true)")
+        except AssertionError:
+            print(pair.logs())
+            raise
+    return case
 
 
 def case_kill_master(lab):
@@ -638,9 +621,9 @@ def mac_of(node) -> str:
 
 
 CASES = {
-    "stop": case_stop,
-    "kill": case_kill,
-    "quit": case_quit,
+    "stop": case_nginx_down("stop"),
+    "kill": case_nginx_down("kill"),
+    "quit": case_nginx_down("quit"),
     "kill-master": case_kill_master,
     "unhealthy": case_unhealthy,
     "reload": case_reload,
