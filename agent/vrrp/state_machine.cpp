@@ -236,6 +236,7 @@ void StateMachine::on(const event::PriorityChanged& changed, TimePoint now, Acti
       out.emplace_back(action::ArmTimer{Timer::MasterDown, *master_down_deadline_});
     }
   }
+  if (effective_priority_ > before) preempt_known_master(now, out);
 }
 
 void StateMachine::on(const event::FaultRaised& raised, TimePoint now, Actions& out) {
@@ -294,6 +295,7 @@ void StateMachine::on(const event::FaultCleared& cleared, TimePoint now, Actions
     become_master(Reason::FaultCleared, cleared.explanation, now, out);
   } else {
     become_backup(Reason::FaultCleared, cleared.explanation, now, out);
+    preempt_known_master(now, out);
   }
 }
 
@@ -340,9 +342,13 @@ void StateMachine::backup_receive(const event::AdvertReceived& received, TimePoi
     return;
   }
   // Preempt mode and a lower priority: discard; the running timer makes us take over.
+  preempt_lower("preempting master " + who + " (priority " + prio(advert.priority) + " < our " +
+                    prio(effective_priority_) + ")",
+                now, out);
+}
+
+void StateMachine::preempt_lower(const std::string& why, TimePoint now, Actions& out) {
   pending_takeover_ = Reason::Preempt;
-  const std::string why = "preempting master " + who + " (priority " + prio(advert.priority) +
-                          " < our " + prio(effective_priority_) + ")";
   if (two_node_active()) {
     become_master(Reason::Preempt, why + "; two-node group takes over at once", now, out);
   } else if (params_.fast_preempt) {
@@ -352,6 +358,24 @@ void StateMachine::backup_receive(const event::AdvertReceived& received, TimePoi
       arm_master_down(skew_deadline, out);
     }
   }
+}
+
+void StateMachine::preempt_known_master(TimePoint now, Actions& out) {
+  // A backup that just became able to preempt (its fault cleared, its priority rose) already
+  // knows the master from its last advert. Waiting for the next one costs up to a whole
+  // Master_Adver_Interval (1 s at default timing) for nothing: act on the one we have, as if it
+  // had just arrived — but only if it is recent enough that the master is still there.
+  if (state_ != State::Backup || !may_preempt(now)) return;
+  if (!master_.address || *master_.address == params_.primary_address || !master_.last_seen) {
+    return;
+  }
+  if (master_.priority == 0 || master_.priority >= ranking_priority()) return;
+  const Duration age = now - *master_.last_seen;
+  if (age > master_down_interval()) return;  // stale: it may be gone; Master_Down decides
+  preempt_lower("preempting master " + master_.address->to_string() + " (priority " +
+                    prio(master_.priority) + " < our " + prio(effective_priority_) +
+                    ", from its advert " + seconds(age) + " ago)",
+                now, out);
 }
 
 void StateMachine::master_receive(const event::AdvertReceived& received, TimePoint now,

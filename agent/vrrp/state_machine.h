@@ -234,6 +234,10 @@ class StateMachine {
 
   void backup_receive(const event::AdvertReceived& received, TimePoint now, Actions& out);
   void master_receive(const event::AdvertReceived& received, TimePoint now, Actions& out);
+  /// Preempt mode, a lower-priority master: two-node takes over now, fast preempt arms Skew_Time.
+  void preempt_lower(const std::string& why, TimePoint now, Actions& out);
+  /// On becoming able to preempt: act on the last advert heard from the master if it is recent.
+  void preempt_known_master(TimePoint now, Actions& out);
   void become_master(Reason reason, std::string explanation, TimePoint now, Actions& out);
   void become_backup(Reason reason, std::string explanation, TimePoint now, Actions& out);
   void send_advert(std::uint8_t priority, TimePoint now, Actions& out);

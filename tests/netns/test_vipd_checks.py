@@ -21,6 +21,7 @@ Cases (run all, or name some on the command line: `test_vipd_checks.py stop flap
              within a phase, so the moves are NOT suppressed (documented behaviour)
   nopreempt  preempt = false: nginx killed then back on A → B keeps the VIP
   cold       cold start with nginx down (and with /healthz 503) on A: A never claims the VIP
+  recover-1s preempt back at 1 s adverts acts on the master's last advert (not its next one)
 Exit 0 pass, 1 fail, 77 skipped."""
 
 import math
@@ -65,13 +66,13 @@ def result(line: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 def checks_config(node, nginx, priority, preempt=True, rise=RISE, fall=FALL,
-                  interval="50ms", timeout="100ms", group_size=2) -> str:
+                  interval="50ms", timeout="100ms", group_size=2, advert="100ms") -> str:
     extra_instance = ('track = [ { check = "nginx-pid", weight = 0 }, '
                       '{ check = "nginx-http", weight = -60 } ]')
     extra = (f'[[check]]\nname = "nginx-pid"\ntype = "pid"\npidfile = "{nginx_pidfile(nginx, node)}"\n\n'
              f'[[check]]\nname = "nginx-http"\ntype = "http"\nurl = "http://127.0.0.1/healthz"\n'
              f'interval = "{interval}"\ntimeout = "{timeout}"\nrise = {rise}\nfall = {fall}\n')
-    return vipd_config(node, priority=priority, preempt=preempt, api_listen=API,
+    return vipd_config(node, priority=priority, preempt=preempt, api_listen=API, advert=advert,
                        group_size=group_size, extra_instance=extra_instance, extra=extra)
 
 
@@ -155,7 +156,7 @@ class Pair:
     """The two-node set-up: nginx + vipd on A and B, a client polling the VIP."""
 
     def __init__(self, lab, preempt=True, rise_a=RISE, nginx_a=True, healthy_a=True,
-                 wait_master=True):
+                 wait_master=True, advert="100ms"):
         self.lab = lab
         a, b = lab.a, lab.b
         self.ng_b = lab.start_nginx(b)
@@ -166,8 +167,9 @@ class Pair:
             self.ng_a.set_healthy(False)
         self.preempt = preempt
         self.vd_a = lab.start_vipd(a, checks_config(a, self.ng_a, 150, preempt=preempt,
-                                                    rise=rise_a))
-        self.vd_b = lab.start_vipd(b, checks_config(b, self.ng_b, 100, preempt=preempt))
+                                                    rise=rise_a, advert=advert))
+        self.vd_b = lab.start_vipd(b, checks_config(b, self.ng_b, 100, preempt=preempt,
+                                                    advert=advert))
         self.poller = None
         if wait_master:
             self.wait_a_master()
@@ -616,6 +618,36 @@ def case_cold(lab):
     wait_for(lambda: lab.vip_holders() == ["node-b"], 3, "the VIP on node-b only")
 
 
+def case_recover_1s(lab):
+    """Preempt back at 1 s adverts: the recovered node acts on B's last advert (remembered while
+    it was in FAULT) instead of waiting up to a whole second for B's next one."""
+    pair = Pair(lab, advert="1s", wait_master=False)
+    try:
+        pair.wait_a_master(timeout=15)
+        a, b, poller = lab.a, lab.b, pair.poller
+        pair.ng_a.kill()
+        poller.wait_served_by("node-b", FAULT_TAKEOVER_DEADLINE, since=time.monotonic() - 0.1)
+        wait_state(a, "FAULT", 2)
+        time.sleep(1.5)  # B's adverts (1 s apart) reach A while it is in FAULT
+        t1 = time.monotonic()
+        pair.ng_a = lab.start_nginx(a)
+        t_up = time.monotonic()
+        first_a = poller.wait_served_by("node-a", RECOVER_DEADLINE, since=t1)
+        ia = wait_state(a, "MASTER", 2)["instances"][0]
+        wait_for(lambda: lab.vip_holders() == ["node-a"], 3, "the VIP on node-a only")
+        took = first_a.end - t_up
+        result(f"recover-1s: nginx back on A (start-up {ms(t_up - t1)}) → client served by A "
+               f"{ms(took)} later at 1 s adverts; A: {ia['reason']!r}")
+        assert ia["reason_code"] == "preempt", ia
+        assert "from its advert" in ia["reason"], \
+            f"A did not act on B's remembered advert: {ia['reason']!r}"
+        # rise 2 of a 50 ms http check, then at once (two-node): far below the 1 s advert wait.
+        assert took < 0.6, f"preempt back took {ms(took)} at 1 s adverts"
+    except AssertionError:
+        print(pair.logs())
+        raise
+
+
 def mac_of(node) -> str:
     return node.run("cat", f"/sys/class/net/{node.iface}/address").stdout.strip()
 
@@ -632,6 +664,7 @@ CASES = {
     "flap-rise8": case_flap_rise8,
     "nopreempt": case_nopreempt,
     "cold": case_cold,
+    "recover-1s": case_recover_1s,
 }
 
 

@@ -723,3 +723,97 @@ TEST_CASE("a backup's running Master_Down_Timer follows a priority change", "[fs
   // No change, no action.
   CHECK(sm.handle(event::PriorityChanged{100}, t0 + 60ms).empty());
 }
+
+// --- Preempt back on recovery: act on the master's last advert, not its next one --------------
+
+TEST_CASE(
+    "recovery: a two-node backup whose fault clears preempts the known lower master at once "
+    "[DESIGN.md §4, issue Health checks: preempt back]",
+    "[fsm][preempt][two-node]") {
+  InstanceParams p = params(150);
+  p.group_size = 2;
+  StateMachine sm = master(p);
+  const TimePoint t = t0 + 9s;
+  sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t);
+  sm.handle(advert(100), t + 1ms);  // the peer took over; heard while in FAULT
+  REQUIRE(sm.state() == State::Fault);
+  // nginx is back 0.7 s later, long before the peer's next advert (1 s interval).
+  const Actions back = sm.handle(event::FaultCleared{"check nginx-pid ok"}, t + 700ms);
+  CHECK(sm.state() == State::Master);
+  CHECK(shape(back) ==
+        "arm(down) state(BACKUP) cancel(down) acquire announce send(150) arm(adver) "
+        "state(MASTER)");
+  const auto states = all<action::StateChanged>(back);
+  REQUIRE(states.size() == 2);
+  CHECK(states[1].reason == Reason::Preempt);
+  CHECK(states[1].explanation.find("from its advert 0.70s ago") != std::string::npos);
+}
+
+TEST_CASE("recovery: with fast preempt in a larger group the known lower master costs Skew_Time",
+          "[fsm][preempt]") {
+  InstanceParams p = params(150);
+  p.fast_preempt = true;
+  StateMachine sm = master(p);
+  const TimePoint t = t0 + 9s;
+  sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t);
+  sm.handle(advert(100), t + 1ms);
+  const Actions back = sm.handle(event::FaultCleared{"check nginx-pid ok"}, t + 700ms);
+  CHECK(sm.state() == State::Backup);
+  CHECK(armed(back, Timer::MasterDown) == t + 700ms + sm.skew_time());
+  const Actions take = sm.handle(event::MasterDownTimerExpired{}, t + 700ms + sm.skew_time());
+  CHECK(sm.state() == State::Master);
+  CHECK(changed(take).reason == Reason::Preempt);
+}
+
+TEST_CASE("recovery: no early preempt on a stale, higher, resigned or unknown master, or without "
+          "preempt",
+          "[fsm][preempt]") {
+  auto faulted = [](InstanceParams p, std::uint8_t peer, Duration heard_before_clear) {
+    p.group_size = 2;
+    StateMachine sm = master(p);
+    const TimePoint t = t0 + 9s;
+    sm.handle(event::FaultRaised{Reason::Fault, "check failed"}, t);
+    sm.handle(advert(peer), t + 1ms);
+    const TimePoint clear = t + 1ms + heard_before_clear;
+    const Actions back = sm.handle(event::FaultCleared{"check ok"}, clear);
+    CHECK(sm.state() == State::Backup);
+    CHECK(armed(back, Timer::MasterDown) == clear + sm.master_down_interval());
+  };
+  SECTION("stale: older than Master_Down_Interval") {
+    faulted(params(150), 100, master_down_interval(150, Centiseconds{100}) + 1ms);
+  }
+  SECTION("the master ranks higher") { faulted(params(150), 200, 100ms); }
+  SECTION("equal priority never preempts") { faulted(params(150), 150, 100ms); }
+  SECTION("the master resigned") { faulted(params(150), 0, 100ms); }
+  SECTION("preempt off") {
+    InstanceParams p = params(150);
+    p.preempt = false;
+    faulted(p, 100, 100ms);
+  }
+  SECTION("nobody heard") {
+    InstanceParams p = params(150);
+    p.group_size = 2;
+    StateMachine sm(p);
+    sm.handle(event::FaultRaised{Reason::Fault, "check failed"}, t0);
+    sm.handle(event::Startup{}, t0);
+    sm.handle(event::FaultCleared{"check ok"}, t0 + 1s);
+    CHECK(sm.state() == State::Backup);
+  }
+}
+
+TEST_CASE("recovery: a backup whose priority rises above the known master preempts it",
+          "[fsm][preempt][priority]") {
+  InstanceParams p = params(150);
+  p.group_size = 2;
+  StateMachine sm(p);
+  sm.handle(event::PriorityChanged{90}, t0);  // negative weight: nginx down at start
+  sm.handle(event::Startup{}, t0);
+  sm.handle(advert(100), t0 + 10ms);  // the peer is master at 100 > 90: we stay backup
+  REQUIRE(sm.state() == State::Backup);
+  // A lower priority than the master's changes nothing.
+  CHECK_FALSE(has<action::StateChanged>(sm.handle(event::PriorityChanged{95}, t0 + 300ms)));
+  // nginx is back: 150 > 100, and the advert is 0.49 s old.
+  const Actions up = sm.handle(event::PriorityChanged{150}, t0 + 500ms);
+  CHECK(sm.state() == State::Master);
+  CHECK(changed(up).reason == Reason::Preempt);
+}
