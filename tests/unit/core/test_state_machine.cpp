@@ -765,9 +765,10 @@ TEST_CASE("recovery: with fast preempt in a larger group the known lower master 
   CHECK(changed(take).reason == Reason::Preempt);
 }
 
-TEST_CASE("recovery: no early preempt on a stale, higher, resigned or unknown master, or without "
-          "preempt",
-          "[fsm][preempt]") {
+TEST_CASE(
+    "recovery: no early preempt on a stale, higher, resigned or unknown master, or without "
+    "preempt",
+    "[fsm][preempt]") {
   auto faulted = [](InstanceParams p, std::uint8_t peer, Duration heard_before_clear) {
     p.group_size = 2;
     StateMachine sm = master(p);
