@@ -71,7 +71,7 @@ Metrics::Metrics(const std::string& version)
                    .Name("vipd_vrrp_notices_total")
                    .Help("Notable protocol conditions by kind: group_size_exceeded, "
                          "duplicate_owner, interval_adopted, timer_late, "
-                         "released_without_handover, lower_priority_advert, ...")
+                         "released_without_handover, lower_priority_advert, notify_failed, ...")
                    .Register(*registry_)),
       check_up_(BuildGauge()
                     .Name("vipd_check_up")

@@ -406,7 +406,13 @@ void Instance::notify(vrrp::State state) {
   args.push_back(cfg_.name);
   args.emplace_back(vrrp::to_string(state));
   args.push_back(std::to_string(machine_.effective_priority()));
-  spawn_detached(args);
+  if (const auto error = spawn_detached(args)) {
+    ++stats_.notices["notify_failed"];
+    warn_limited("notify_failed", "instance " + cfg_.name + ": notify hook for state " +
+                                      std::string(vrrp::to_string(state)) +
+                                      " could not run: " + *error +
+                                      " (check the notify path and its execute permission)");
+  }
 }
 
 std::vector<std::string> Instance::warnings() const {
