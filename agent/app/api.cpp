@@ -59,6 +59,9 @@ exporters::Snapshot Agent::snapshot() const {
   s.node = config_.agent.node_name;
   s.version = version_;
   s.uptime_seconds = seconds(now - started_at_);
+  // One address dump for every instance (this runs on the loop thread: 50 instances must not
+  // mean 50 netlink dumps between two adverts).
+  const auto addresses = net::VipManager::addresses();
   for (const auto& inst : instances_) {
     const auto& m = inst->machine();
     const auto& cfg = inst->config();
@@ -91,7 +94,7 @@ exporters::Snapshot Agent::snapshot() const {
     v.advert_interval_ms = std::chrono::duration<double, std::milli>(cfg.advert_interval).count();
     v.master_down_interval_ms =
         std::chrono::duration<double, std::milli>(m.master_down_interval()).count();
-    const auto present = inst->vips_present();
+    const auto present = inst->vips_present(addresses);
     for (std::size_t i = 0; i < cfg.vips.size(); ++i)
       v.vips.push_back({cfg.vips[i].to_string(), i < present.size() && present[i]});
     v.fault = inst->fault();

@@ -386,8 +386,8 @@ void Instance::resync() {
     if (!present[i]) vip_removed(cfg_.vips[i]);
 }
 
-std::vector<bool> Instance::vips_present() const {
-  return vip_manager_.present(link_.ifindex, cfg_.vips);
+std::vector<bool> Instance::vips_present(const net::VipManager::AddressSet& addresses) const {
+  return net::VipManager::present(addresses, link_.ifindex, cfg_.vips);
 }
 
 bool Instance::update(const config::Instance& cfg) {

@@ -78,7 +78,8 @@ class Instance {
   [[nodiscard]] const Transition& last_transition() const { return last_transition_; }
   [[nodiscard]] const vrrp::Weighted& weights() const { return weighted_; }
   [[nodiscard]] const Link& link() const { return link_; }
-  [[nodiscard]] std::vector<bool> vips_present() const;
+  /// Which VIPs are on the interface, looked up in one address dump shared by all instances.
+  [[nodiscard]] std::vector<bool> vips_present(const net::VipManager::AddressSet& addresses) const;
   [[nodiscard]] std::optional<std::string> fault() const;
   /// Conditions an operator must see in /status (e.g. a checksum-mode mismatch with a peer).
   [[nodiscard]] std::vector<std::string> warnings() const;

@@ -267,14 +267,12 @@ std::vector<VipOpResult> VipManager::remove(int ifindex, std::span<const vrrp::I
 namespace {
 
 struct Collect {
-  int ifindex = 0;
-  std::set<vrrp::IpPrefix> found;
+  VipManager::AddressSet found;
 };
 
 void collect_addr(nl_object* obj, void* arg) {
   auto* c = static_cast<Collect*>(arg);
   auto* a = reinterpret_cast<rtnl_addr*>(obj);
-  if (rtnl_addr_get_ifindex(a) != c->ifindex) return;
   nl_addr* local = rtnl_addr_get_local(a);
   if (local == nullptr) return;
   const int family = rtnl_addr_get_family(a);
@@ -289,12 +287,12 @@ void collect_addr(nl_object* obj, void* arg) {
   }
   std::memcpy(p.address.bytes.data(), nl_addr_get_binary_addr(local), len);
   p.length = static_cast<std::uint8_t>(rtnl_addr_get_prefixlen(a));
-  c->found.insert(p);
+  c->found.emplace(rtnl_addr_get_ifindex(a), p);
 }
 
 }  // namespace
 
-std::vector<bool> VipManager::present(int ifindex, std::span<const vrrp::IpPrefix> vips) {
+VipManager::AddressSet VipManager::addresses() {
   // A separate short-lived socket: libnl's dump code checks sequence numbers, which must not be
   // confused by the batch socket's own sequence space.
   auto sk = open_route_socket();
@@ -303,12 +301,21 @@ std::vector<bool> VipManager::present(int ifindex, std::span<const vrrp::IpPrefi
     throw std::runtime_error(std::string("reading the interface addresses through netlink: ") +
                              nl_geterror(rc));
   std::unique_ptr<nl_cache, CacheDel> cache(raw);
-  Collect c{ifindex, {}};
+  Collect c;
   nl_cache_foreach(cache.get(), collect_addr, &c);
+  return std::move(c.found);
+}
+
+std::vector<bool> VipManager::present(const AddressSet& addresses, int ifindex,
+                                      std::span<const vrrp::IpPrefix> vips) {
   std::vector<bool> out;
   out.reserve(vips.size());
-  for (const auto& v : vips) out.push_back(c.found.count(v) != 0);
+  for (const auto& v : vips) out.push_back(addresses.count({ifindex, v}) != 0);
   return out;
+}
+
+std::vector<bool> VipManager::present(int ifindex, std::span<const vrrp::IpPrefix> vips) {
+  return present(addresses(), ifindex, vips);
 }
 
 }  // namespace vipd::net

@@ -1,8 +1,10 @@
 // The VIP manager: idempotent add/remove of addresses on an interface through libnl-3 route.
 #pragma once
 
+#include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vrrp/ip_address.h"
@@ -37,6 +39,12 @@ class VipManager {
   std::vector<VipOpResult> remove(int ifindex, std::span<const vrrp::IpPrefix> vips);
   /// Which of `vips` are on the interface now (exact address and prefix length match).
   std::vector<bool> present(int ifindex, std::span<const vrrp::IpPrefix> vips);
+  /// Every address of every interface, from one netlink dump: (ifindex, address/prefix).
+  /// /status reads it once per snapshot rather than once per instance.
+  using AddressSet = std::set<std::pair<int, vrrp::IpPrefix>>;
+  static AddressSet addresses();
+  static std::vector<bool> present(const AddressSet& addresses, int ifindex,
+                                   std::span<const vrrp::IpPrefix> vips);
 
  private:
   struct nl_sock* sock_ = nullptr;
