@@ -403,3 +403,37 @@ TEST_CASE(
     CHECK(lan.node(old).state() == State::Backup);
   }
 }
+
+TEST_CASE(
+    "a recovered better router preempts back from the master's last advert: at once in a "
+    "two-node group, else within its Skew_Time [DESIGN.md §4, issue Health checks]",
+    "[sim][design-4][preempt]") {
+  for (std::uint32_t seed = 1; seed <= kSeeds; ++seed) {
+    CAPTURE(seed);
+    std::mt19937 rng(seed);
+    Config c = random_config(rng, uniform(rng, 2, 3), 10);
+    c.group_size = c.nodes == 2 && coin(rng) ? 2 : 0;
+    c.fast_preempt = true;
+    SimLan lan = build(seed, c);
+    random_links(lan, 0.0);
+    for (int i = 0; i < c.nodes; ++i) lan.start(i, T0 + between(lan.rng(), 0us, 2s));
+    lan.run_until(T0 + 15s);
+    const int best_node = best(lan, live(lan));
+    check_one_master(lan, best_node);
+    // Its proxy dies: FAULT, another router takes over and advertises.
+    lan.inject(best_node, event::FaultRaised{Reason::Fault, "check failed"}, lan.now());
+    lan.run_until(lan.now() + 2 * worst_master_down(c));
+    REQUIRE(lan.masters().size() == 1);
+    REQUIRE(lan.masters().front() != best_node);
+    // The proxy is back somewhere between two of the new master's adverts.
+    const TimePoint back = lan.now() + between(lan.rng(), 0us, c.interval);
+    lan.inject(best_node, event::FaultCleared{"check ok"}, back);
+    lan.run_until(back + 3 * worst_master_down(c));
+    const auto takeover = lan.first_master_after(back);
+    REQUIRE(takeover);
+    CHECK(takeover->node == best_node);
+    const Duration bound = c.group_size == 2 ? Duration{0} : lan.node(best_node).skew_time();
+    CHECK(takeover->at - back <= bound);
+    check_one_master(lan, best_node);
+  }
+}
