@@ -169,6 +169,22 @@ def keepalived_cfg(lab: Lab, node, prio: int, case: str, advert: float) -> str:
 # One lab per (speaker, interval)
 # --------------------------------------------------------------------------------------------
 
+def outcome_runs(samples, t0: float, until: float) -> list:
+    """The probe's requests that started before ``until``, in start order, as runs of equal
+    outcomes: [first start, last start, last end, outcome, count], ms after t0 (JSON only: what
+    the probe saw around the switch, e.g. whether a slow "served" was a late launch)."""
+    runs: list[list] = []
+    for smp in sorted((x for x in samples if x.start <= until), key=lambda x: x.start):
+        st, en = round((smp.start - t0) * 1000, 3), round((smp.end - t0) * 1000, 3)
+        if runs and runs[-1][3] == smp.outcome:
+            runs[-1][1] = st
+            runs[-1][2] = max(runs[-1][2], en)
+            runs[-1][4] += 1
+        else:
+            runs.append([st, st, en, smp.outcome, 1])
+    return runs
+
+
 class Bench:
     def __init__(self, lab: Lab, speaker: str, advert: float):
         self.lab, self.speaker, self.advert = lab, speaker, advert
@@ -294,10 +310,12 @@ class Bench:
         if self.fine and fs:
             # every request the probe started in the window has finished (or timed out)
             time.sleep(max(0.0, funtil + FINE_TIMEOUT + 0.02 - time.monotonic()))
-            facc = account(self.fine.samples(t0, funtil))
+            fsamples = self.fine.samples(t0, funtil)
+            facc = account(fsamples)
             res.update({"fine_fast": facc["fast"], "fine_hung": facc["hung"],
                         "fine_lost": facc["lost"], "fine_fail_max": facc["fail_max_ms"],
-                        "fine_total": facc["total"]})
+                        "fine_total": facc["total"],
+                        "fine_timeline": outcome_runs(fsamples, t0, fs.end + 0.002)})
         w_new, w_old = (self.wb, self.wa) if vip_node == "b" else (self.wa, self.wb)
         up = w_new.first("add", t0)
         gone = w_old.first("del", t0)
@@ -309,13 +327,17 @@ class Bench:
         return 4 * self.advert + 6.0
 
     def nginx_back(self, a) -> tuple[float, float]:
-        """Start nginx on A again: (t1, offset), t1 = when it answers; then the track-file
-        watcher (keepalived) follows the new master and writes "0"."""
-        ng = self.lab.start_nginx(a)
-        self.nginx["a"] = ng
-        t1, off = self.clock()
-        self.watch["a"].up(ng.pid)
-        return t1, off
+        """Start nginx on A again: (t1, offset), t1 = when its process is started (not when it
+        answers: an agent may see it, and take the VIP back, before that); at the same moment
+        the exit watcher follows the new master — for keepalived it writes "0" to the track
+        file, as vrrp_track_process would see the process appear."""
+        mark = {}
+
+        def started(ng):
+            mark["t1"], mark["off"] = self.clock()
+            self.watch["a"].up(ng.pid)
+        self.nginx["a"] = self.lab.start_nginx(a, on_started=started)
+        return mark["t1"], mark["off"]
 
     def run_case(self, case: str) -> tuple[dict | None, dict | None]:
         """One run: the action, the failover measured; the recovery (measured as case 6 after
