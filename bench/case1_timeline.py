@@ -4,7 +4,7 @@ group_size = 2): one line per run with every step on one clock (ms after the SIG
 
     sudo python3 bench/case1_timeline.py [--runs 5] [--advert 10ms] [--poll-ms 1] [--speaker vipd]
 
-Steps: nginx's master exits (pidfd in this process); A's priority-0 advert and B's first advert
+Steps: nginx's master exits (pidfd, stamped by failover.py's SCHED_FIFO exit watcher); A's priority-0 advert and B's first advert
 and first gratuitous ARP on the LAN bridge (tcpdump; pcap wall-clock times converted to
 CLOCK_MONOTONIC); the VIP added on B (netlink watcher); the first client answer from node-b
 (poller every --poll-ms, default 1 ms, to see below the 10 ms resolution of failover.py).
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -33,9 +32,13 @@ def main() -> int:
     ap.add_argument("--advert", default="10ms")
     ap.add_argument("--poll-ms", type=float, default=1.0)
     ap.add_argument("--speaker", default="vipd", choices=F.SPEAKERS)
+    ap.add_argument("--ka-track", choices=("file", "script"), default="file",
+                    help="keepalived: track_file fed by the exit watcher (default) or 1 s script")
     args = ap.parse_args()
     require_root_or_skip(need=("nginx", "keepalived", "vipd", "tcpdump", "tshark"))
     F.POLL_INTERVAL = args.poll_ms / 1000
+    F.FINE_INTERVAL = None  # the poller itself runs at --poll-ms here
+    F.KA_TRACK = args.ka_track
     advert = F.parse_interval(args.advert)
     off = time.time() - time.monotonic()  # pcap (wall clock) → monotonic
     print(f"{args.speaker}, case 1, {args.advert} adverts, client poll {args.poll_ms:g} ms; "
@@ -49,13 +52,11 @@ def main() -> int:
             cap = lab.capture(None, "ip proto 112 or arp")
             time.sleep(0.2)
             ng = b.nginx["a"]
-            pfd = os.pidfd_open(ng.pid)
             t0 = time.monotonic()
             os.kill(ng.pid, signal.SIGTERM)
-            select.select([pfd], [], [], 5)
-            t_exit = time.monotonic()
-            os.close(pfd)
             ng.wait_exit(5)
+            d = b.watch["a"].down_after(t0)
+            t_exit = d[0] if d else None
             s = b.poller.wait_served_by("node-b", 10, since=t0)
             up = b.wb.first("add", t0)
             time.sleep(0.3)
@@ -82,7 +83,7 @@ def main() -> int:
             print(f"{r + 1:>3} {rel(t_exit):>10} {rel(p0):>9} {rel(badv):>9} {rel(up):>9} "
                   f"{rel(garp):>8} {rel(s.end):>8}", flush=True)
             t1 = time.monotonic()
-            b.nginx["a"] = lab.start_nginx(lab.a)
+            b.start_nginx(lab.a)
             b.poller.wait_served_by("node-a", 10, since=t1)
             b.wait_a_master()
         b.stop_speakers()

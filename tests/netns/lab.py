@@ -715,10 +715,12 @@ class Lab:
         self._save_state()
         return proc
 
-    def start_nginx(self, node: Node, ready_timeout: float = 10.0) -> Nginx:
+    def start_nginx(self, node: Node, ready_timeout: float = 10.0,
+                    on_started: Callable[[Nginx], None] | None = None) -> Nginx:
         """A real nginx in ``node``: "/" → "node-X\\n", "/healthz" → 200 or 503 (see Nginx).
 
-        Returns once it answers on 127.0.0.1:80 inside the node."""
+        Returns once it answers on 127.0.0.1:80 inside the node. ``on_started`` is called with
+        the process as soon as it is started, before that wait (e.g. to timestamp the start)."""
         prefix = self.dir / f"nginx-{node.name}"
         prefix.mkdir(exist_ok=True)
         os.chmod(prefix, 0o755)
@@ -752,6 +754,8 @@ http {{
         argv = node.cmd(NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"))
         proc = self._popen(argv, f"nginx@{node.label}", prefix / "stderr.log", Nginx,
                            proc_args=(node, prefix, conf))
+        if on_started:
+            on_started(proc)
         wait_for(lambda: (not proc.alive() and _raise(f"nginx on {node.label} exited: "
                                                         f"{proc.log_text()}{_read(proc.error_log)}"))
                  or node.http_get("http://127.0.0.1/", timeout=0.5) == (200, f"{node.label}\n"),
