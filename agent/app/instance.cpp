@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 // waits because a RST can only leave while the VIP is still on this node: the kernel routes it
 // from the socket's local address and refuses (ENETUNREACH) once that address is gone. Not
 // longer than this, though: until the removal this node still answers ARP for the VIP. 10,000
-// connections take about 100 ms (docs/operations.md, "Connections on a failover").
+// connections take about 80 ms (docs/operations.md, "Connections on a failover").
 constexpr auto kResetDeadline = 500ms;
 
 vrrp::InstanceParams params_from(const config::Instance& cfg, const Link& link) {
