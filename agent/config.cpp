@@ -169,6 +169,7 @@ bool soft_change_only(const Instance& current, const Instance& next) {
   soft.track = next.track;
   soft.notify = next.notify;
   soft.garp = next.garp;
+  soft.reset_connections = next.reset_connections;  // read at each release
   soft.pos = next.pos;
   // Going to or from 255 changes the role (the owner is not weighted and preempts): restart.
   return soft == next && (current.priority == 255) == (next.priority == 255);

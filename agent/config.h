@@ -73,6 +73,9 @@ struct Instance {
   bool fast_preempt = true;  // extension, DESIGN.md §4
   bool make_before_break =
       true;  // extension: keep VIPs after a check FAULT until a new master is heard
+  /// Extension: on releasing the VIPs, reset (SOCK_DESTROY) this node's TCP connections on them,
+  /// so clients waiting on this node get a RST instead of their own timeout.
+  bool reset_connections = true;
   std::vector<vrrp::IpPrefix> vips;
   vrrp::Family family = vrrp::Family::V4;  // of the VIPs (and peers): one family per instance
   std::vector<vrrp::IpAddress> unicast_peers;
@@ -132,8 +135,8 @@ struct LoadResult {
 };
 
 /// True when `next` differs from the running `current` only in keys an instance applies in place
-/// on SIGHUP (priority, track, notify, garp; source positions never count) and keeps its role
-/// (owner or not): it then keeps its state and VIPs. Anything else needs a restart.
+/// on SIGHUP (priority, track, notify, garp, reset_connections; source positions never count) and
+/// keeps its role (owner or not): it then keeps its state and VIPs. Anything else needs a restart.
 bool soft_change_only(const Instance& current, const Instance& next);
 /// True when two [[check]] lists define the same checks in the same order (source positions never
 /// count): the running check runner, and what it knows, can stay.

@@ -27,7 +27,8 @@ const std::vector<std::string_view> kInstanceKeys = {"name",
                                                      "garp",
                                                      "track",
                                                      "notify",
-                                                     "make_before_break"};
+                                                     "make_before_break",
+                                                     "reset_connections"};
 
 constexpr Millis kMaxDelay{3'600'000};
 constexpr std::string_view kFamilyName[] = {"IPv4", "IPv6"};
@@ -361,6 +362,7 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
   r.duration("preempt_delay", Millis{0}, kMaxDelay, in.preempt_delay);
   r.boolean("fast_preempt", in.fast_preempt);
   r.boolean("make_before_break", in.make_before_break);
+  r.boolean("reset_connections", in.reset_connections);
   read_vips(r, in, seen, diags);
   const bool family_known = !in.vips.empty();
   read_unicast(r, in, family_known, diags);

@@ -67,6 +67,16 @@ Metrics::Metrics(const std::string& version)
                      .Name("vipd_garp_sent_total")
                      .Help("Gratuitous ARP frames sent")
                      .Register(*registry_)),
+      connections_reset_(BuildCounter()
+                             .Name("vipd_connections_reset_total")
+                             .Help("TCP connections on released VIPs reset (RST) by this node")
+                             .Register(*registry_)),
+      connection_reset_failures_(
+          BuildCounter()
+              .Name("vipd_connection_reset_failures_total")
+              .Help("Releases whose connection reset failed, by reason: unsupported (kernel "
+                    "without CONFIG_INET_DIAG_DESTROY), permission, error")
+              .Register(*registry_)),
       notices_(BuildCounter()
                    .Name("vipd_vrrp_notices_total")
                    .Help("Notable protocol conditions by kind: group_size_exceeded, "
@@ -130,6 +140,14 @@ void Metrics::update(const Snapshot& s) {
     set_counter(adverts_received_.Add({{"instance", i.name}}),
                 static_cast<double>(i.adverts_received));
     set_counter(garp_sent_.Add({{"instance", i.name}}), static_cast<double>(i.garp_sent));
+    set_counter(connections_reset_.Add({{"instance", i.name}}),
+                static_cast<double>(i.connections_reset));
+    // Every reason at 0 from the start: the first failure must be visible to increase().
+    for (const char* reason : {"unsupported", "permission", "error"})
+      connection_reset_failures_.Add({{"instance", i.name}, {"reason", reason}});
+    for (const auto& [reason, count] : i.connection_reset_failures)
+      set_counter(connection_reset_failures_.Add({{"instance", i.name}, {"reason", reason}}),
+                  static_cast<double>(count));
     master_last_seen_.Add({{"instance", i.name}})
         .Set(i.state == "MASTER" ? 0 : i.master_last_seen_seconds.value_or(-1));
     for (const auto& [kind, count] : i.notices)

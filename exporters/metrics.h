@@ -44,6 +44,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& vip_present_;
   prometheus::Family<prometheus::Counter>& vip_operations_;
   prometheus::Family<prometheus::Counter>& garp_sent_;
+  prometheus::Family<prometheus::Counter>& connections_reset_;
+  prometheus::Family<prometheus::Counter>& connection_reset_failures_;
   prometheus::Family<prometheus::Counter>& notices_;
   prometheus::Family<prometheus::Gauge>& check_up_;
   prometheus::Family<prometheus::Histogram>& check_duration_;

@@ -55,6 +55,8 @@ struct InstanceView {
   std::vector<std::string> warnings;
   // counters
   std::uint64_t adverts_sent = 0, adverts_received = 0, garp_sent = 0, vip_readded = 0;
+  std::uint64_t connections_reset = 0;
+  std::map<std::string, std::uint64_t> connection_reset_failures;  // by reason
   std::vector<TransitionCount> transitions;
   std::map<std::string, std::uint64_t> notices;
   std::optional<double> last_failover_seconds;

@@ -60,6 +60,7 @@ nlohmann::json status_json(const Snapshot& s) {
           {"adverts_received", i.adverts_received},
           {"garp_sent", i.garp_sent},
           {"vip_readded", i.vip_readded},
+          {"connections_reset", i.connections_reset},
           {"failovers", i.failovers},
           {"last_failover_seconds", opt(i.last_failover_seconds)}}},
         {"transitions", transitions},

@@ -111,7 +111,7 @@ std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
       return nullptr;
     }
   }
-  auto inst = std::make_unique<Instance>(cfg, *link, loop_, *vip_manager_, stats_);
+  auto inst = std::make_unique<Instance>(cfg, *link, loop_, *vip_manager_, stats_, resets_.get());
   inst->on_failover = [this](const std::string& name, double secs) {
     metrics_.observe_failover(name, secs);
   };
@@ -136,6 +136,7 @@ bool Agent::prepare() {
   }
   try {
     vip_manager_ = std::make_unique<net::VipManager>();
+    resets_ = std::make_unique<ResetWorker>(loop_);
     watcher_ = std::make_unique<net::NetlinkWatcher>(net::NetlinkWatcher::Handlers{
         [this](const net::LinkEvent& e) { on_link_event(e); },
         [this](const net::AddressEvent& e) { on_address_event(e); }, [this] { on_resync(); }});

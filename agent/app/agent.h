@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/connection_reset.h"
 #include "app/event_loop.h"
 #include "app/instance.h"
 #include "app/stats.h"
@@ -90,6 +91,8 @@ class Agent {
   std::unique_ptr<exporters::ApiServer> api_;
   AgentStats stats_;
   std::unique_ptr<net::VipManager> vip_manager_;
+  // After the loop (its results are posted there), before the instances (they use it).
+  std::unique_ptr<ResetWorker> resets_;
   std::unique_ptr<net::NetlinkWatcher> watcher_;
   std::map<std::string, std::unique_ptr<Link>> links_;
   std::vector<std::unique_ptr<Instance>> instances_;

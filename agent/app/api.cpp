@@ -108,6 +108,8 @@ exporters::Snapshot Agent::snapshot() const {
     v.adverts_received = st.adverts_received;
     v.garp_sent = st.garp_sent;
     v.vip_readded = st.vip_readded;
+    v.connections_reset = st.connections_reset;
+    v.connection_reset_failures = st.connection_reset_failures;
     v.failovers = st.failovers;
     v.notices = st.notices;
     if (st.last_failover_seconds >= 0) v.last_failover_seconds = st.last_failover_seconds;

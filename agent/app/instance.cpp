@@ -13,6 +13,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// How long a release waits for its connection reset before removing the VIPs anyway. The removal
+// waits because a RST can only leave while the VIP is still on this node: the kernel routes it
+// from the socket's local address and refuses (ENETUNREACH) once that address is gone. Not
+// longer than this, though: until the removal this node still answers ARP for the VIP. 10,000
+// connections take about 80 ms (docs/operations.md, "Connections on a failover").
+constexpr auto kResetDeadline = 500ms;
+
 vrrp::InstanceParams params_from(const config::Instance& cfg, const Link& link) {
   vrrp::InstanceParams p;
   p.vrid = cfg.vrid;
@@ -39,12 +46,13 @@ double seconds(vrrp::Duration d) { return std::chrono::duration<double>(d).count
 }  // namespace
 
 Instance::Instance(config::Instance cfg, Link& link, EventLoop& loop, net::VipManager& vips,
-                   AgentStats& agent_stats)
+                   AgentStats& agent_stats, ResetWorker* resets)
     : cfg_(std::move(cfg)),
       link_(link),
       loop_(loop),
       vip_manager_(vips),
       agent_stats_(agent_stats),
+      resets_(resets),
       machine_(params_from(cfg_, link)) {
   weighted_.effective = cfg_.priority;
   const auto n = std::min<std::size_t>(cfg_.auth_pass.size(), auth_data_.size());
@@ -53,6 +61,7 @@ Instance::Instance(config::Instance cfg, Link& link, EventLoop& loop, net::VipMa
 
 Instance::~Instance() {
   for (auto& [t, id] : timers_) loop_.cancel_timer(id);
+  if (release_deadline_) loop_.cancel_timer(*release_deadline_);
   cancel_announcements();
 }
 
@@ -81,7 +90,15 @@ void Instance::start() {
   feed(vrrp::event::Startup{});
 }
 
-void Instance::shutdown() { feed(vrrp::event::Shutdown{}); }
+void Instance::shutdown() {
+  stopping_ = true;
+  // A release still waiting for its reset finishes now, here: the loop stops after this.
+  if (pending_release_) {
+    if (resets_) record_reset(resets_->run_now(vip_addresses()));
+    complete_release(*pending_release_);
+  }
+  feed(vrrp::event::Shutdown{});
+}
 
 void Instance::feed(const vrrp::Event& event) {
   for (const auto& action : machine_.handle(event, EventLoop::now())) execute(action);
@@ -197,6 +214,12 @@ void Instance::acquire_vips() {
   // Failover duration starts at the last advert we heard from the old master; an election at
   // start-up, with no master ever heard, is not a failover.
   takeover_from_ = last_advert_heard_;
+  if (pending_release_) {
+    // Taking over again before a release finished: the VIPs are still here, and stay.
+    pending_release_.reset();
+    if (release_deadline_) loop_.cancel_timer(*release_deadline_);
+    release_deadline_.reset();
+  }
   record_vip_operations("add", vip_manager_.add(link_.ifindex, cfg_.vips));
 }
 
@@ -211,7 +234,71 @@ void Instance::record_vip_operations(const char* op, const std::vector<net::VipO
 
 void Instance::release_vips() {
   cancel_announcements();
+  if (pending_release_) return;  // already under way
+  if (resets_ == nullptr || !cfg_.reset_connections) return remove_vips();
+  // Reset first, remove after: the RSTs need the VIP still on this node (kResetDeadline).
+  const auto addresses = vip_addresses();
+  if (stopping_) {
+    record_reset(resets_->run_now(addresses));
+    return remove_vips();
+  }
+  // Off the loop: a large reset takes longer than the shortest advert interval.
+  const auto generation = ++release_generation_;
+  pending_release_ = generation;
+  std::weak_ptr<int> alive = alive_;
+  resets_->submit(addresses, [this, alive, generation](const net::ResetResult& result) {
+    if (alive.expired()) return;  // the instance was removed meanwhile
+    record_reset(result);
+    complete_release(generation);
+  });
+  release_deadline_ = loop_.add_timer(EventLoop::now() + kResetDeadline, [this, generation] {
+    release_deadline_.reset();
+    if (pending_release_ != generation) return;
+    warn_limited("connection_reset_slow",
+                 "instance " + cfg_.name +
+                     ": resetting the connections of the released VIPs takes longer than " +
+                     std::to_string(kResetDeadline.count()) +
+                     " ms; removing the VIPs now (connections not reset by then get no RST)");
+    complete_release(generation);
+  });
+}
+
+void Instance::complete_release(std::uint64_t generation) {
+  if (pending_release_ != generation) return;  // taken over again, or done already
+  pending_release_.reset();
+  if (release_deadline_) loop_.cancel_timer(*release_deadline_);
+  release_deadline_.reset();
+  remove_vips();
+}
+
+void Instance::remove_vips() {
   record_vip_operations("remove", vip_manager_.remove(link_.ifindex, cfg_.vips));
+}
+
+void Instance::record_reset(const net::ResetResult& r) {
+  using Failure = net::ResetResult::Failure;
+  stats_.connections_reset += r.reset;
+  const double ms = static_cast<double>((r.dump_time + r.destroy_time).count()) / 1000.0;
+  if (r.failure == Failure::None) {
+    spdlog::info("instance {}: reset {} TCP connection(s) on the released VIPs ({:.1f} ms)",
+                 cfg_.name, r.reset, ms);
+    return;
+  }
+  const std::string reason(net::to_string(r.failure));
+  ++stats_.connection_reset_failures[reason];
+  if (r.failure != Failure::Error && resets_ != nullptr && resets_->first_report(r.failure))
+    spdlog::error(
+        "cannot reset the connections of released VIPs: {}. Consequence: after a failover, a "
+        "client with a request in flight to this node waits for its own timeout instead of "
+        "getting a RST and retrying at once. Counted in "
+        "vipd_connection_reset_failures_total{{reason=\"{}\"}}; set reset_connections = false "
+        "to stop trying. (Logged once.)",
+        r.error, reason);
+  const std::string message = "instance " + cfg_.name + ": reset " + std::to_string(r.reset) +
+                              " of " + std::to_string(r.matched) +
+                              " TCP connection(s) on the released VIPs: " + r.error;
+  conditions_["connection_reset"] = {message, EventLoop::now()};
+  spdlog::warn("{} ({:.1f} ms)", message, ms);
 }
 
 void Instance::announce_burst(int left, bool second) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "app/connection_reset.h"
 #include "app/event_loop.h"
 #include "app/stats.h"
 #include "config.h"
@@ -43,15 +44,17 @@ struct Transition {
 
 class Instance {
  public:
+  /// `resets` resets the connections of released VIPs (reset_connections); null: never.
   Instance(config::Instance cfg, Link& link, EventLoop& loop, net::VipManager& vips,
-           AgentStats& agent_stats);
+           AgentStats& agent_stats, ResetWorker* resets = nullptr);
   ~Instance();
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
 
   /// Removes VIPs left over from an earlier crash, then starts the state machine.
   void start();
-  /// Graceful stop: a MASTER sends priority 0 and releases its VIPs.
+  /// Graceful stop: a MASTER sends priority 0 and releases its VIPs (resetting their
+  /// connections on this thread first: the loop stops right after).
   void shutdown();
 
   /// A packet for our VRID arrived on our interface (IP-level checks are done here too).
@@ -92,7 +95,13 @@ class Instance {
   void execute(const vrrp::Action& action);
   void send_advert(std::uint8_t priority);
   void acquire_vips();
+  /// Leaves the VIPs: with reset_connections, resets their connections first (off the loop) and
+  /// removes them when that is done (complete_release); otherwise removes them at once.
   void release_vips();
+  void complete_release(std::uint64_t generation);
+  void remove_vips();
+  /// Counts and logs one reset's result (loop thread).
+  void record_reset(const net::ResetResult& result);
   /// Counts add/remove results in vipd_vip_operations_total and logs each failure.
   void record_vip_operations(const char* op, const std::vector<net::VipOpResult>& results);
   void announce_burst(int left, bool second);
@@ -108,6 +117,7 @@ class Instance {
   EventLoop& loop_;
   net::VipManager& vip_manager_;
   AgentStats& agent_stats_;
+  ResetWorker* resets_;
   InstanceStats stats_;
   vrrp::StateMachine machine_;
   vrrp::Weighted weighted_;
@@ -123,6 +133,14 @@ class Instance {
   std::map<std::string, TimePoint> warned_;
   std::array<std::uint8_t, 8> auth_data_{};
   std::map<std::string, std::pair<std::string, TimePoint>> conditions_;  // key → message, last seen
+  bool stopping_ = false;
+  // A release waiting for its connection reset: its number, and the timer that removes the VIPs
+  // anyway if the reset does not report in time.
+  std::uint64_t release_generation_ = 0;
+  std::optional<std::uint64_t> pending_release_;
+  std::optional<EventLoop::TimerId> release_deadline_;
+  // Results posted back from the reset worker check this before touching the instance.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace vipd::app

@@ -28,6 +28,11 @@ struct InstanceStats {
   std::uint64_t garp_sent = 0;
   std::uint64_t vip_readded = 0;
   std::uint64_t send_errors = 0;
+  /// TCP connections reset (SOCK_DESTROY) on releasing the VIPs (reset_connections).
+  std::uint64_t connections_reset = 0;
+  /// Releases whose reset failed, by net::ResetResult::Failure name (unsupported, permission,
+  /// error).
+  std::map<std::string, std::uint64_t> connection_reset_failures;
   /// vipd_vrrp_transitions_total{instance,from,to,reason}
   std::map<std::tuple<vrrp::State, vrrp::State, vrrp::Reason>, std::uint64_t> transitions;
   /// Last failover: last advert heard from the old master → VIPs installed and first GARP sent.

@@ -26,7 +26,8 @@ FAMILIES = [
     "vipd_vrrp_state", "vipd_vrrp_priority", "vipd_vrrp_transitions_total",
     "vipd_vrrp_adverts_sent_total", "vipd_vrrp_adverts_received_total",
     "vipd_vrrp_packets_dropped_total", "vipd_vrrp_master_last_seen_seconds", "vipd_vip_present",
-    "vipd_vip_operations_total", "vipd_garp_sent_total", "vipd_check_up",
+    "vipd_vip_operations_total", "vipd_garp_sent_total", "vipd_connections_reset_total",
+    "vipd_connection_reset_failures_total", "vipd_check_up",
     "vipd_check_duration_seconds", "vipd_check_runs_total", "vipd_failover_duration_seconds",
     "vipd_config_reload_success", "vipd_config_last_reload_timestamp_seconds", "vipd_build_info",
 ]

@@ -41,7 +41,8 @@ EXTRA_INSTANCE = {"since_seconds": NUM, "reason_code": STR, "fault": (STR, NULL)
                   "drained": BOOL, "holding_vips": BOOL, "two_node_fast_takeover": BOOL,
                   "peers_seen": list, "warnings": list, "counters": dict, "transitions": list}
 EXTRA_COUNTERS = {"adverts_sent": INT, "adverts_received": INT, "garp_sent": INT,
-                  "vip_readded": INT, "failovers": INT, "last_failover_seconds": (NUM, NULL)}
+                  "vip_readded": INT, "connections_reset": INT, "failovers": INT,
+                  "last_failover_seconds": (NUM, NULL)}
 EXTRA_TRANSITION = {"from": STR, "to": STR, "reason": STR, "count": INT}
 EXTRA_CHECK = {"value": INT, "ran": BOOL}
 # Values the example shows as null (or 0.0) but that are typed otherwise when set.

@@ -174,6 +174,8 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK(in.family == vipd::vrrp::Family::V6);
   CHECK(!in.fast_preempt);
   CHECK(in.preempt);
+  CHECK(in.make_before_break);
+  CHECK(in.reset_connections);
   CHECK(in.checksum == vipd::vrrp::ChecksumMode::Rfc9568);
   CHECK(in.garp.repeat == 2);  // from the [instance.garp] sub-table
   CHECK(in.garp.interval == Millis{10});
@@ -184,6 +186,16 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK(c.timeout == Millis{300});  // default timeout: the interval, at most 1s
   // The check is not tracked: a warning, not an error.
   CHECK(has(r, 11, 8, "check 'h' is not tracked", kWarning));
+}
+
+TEST_CASE("config: reset_connections is a boolean, on by default", "[config]") {
+  const auto off = load(inst("reset_connections = false\n"));
+  INFO(dump(off));
+  REQUIRE(off.ok());
+  CHECK_FALSE(off.config->instances.at(0).reset_connections);
+  const auto on = load(inst(""));
+  REQUIRE(on.ok());
+  CHECK(on.config->instances.at(0).reset_connections);
 }
 
 TEST_CASE("config: the packaged example loads with no diagnostics", "[config]") {
@@ -209,6 +221,8 @@ TEST_CASE("config: broken configs report the exact position and message", "[conf
       {"[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = \"51\"\nvips = []\n", 4, 8,
        "'vrid' must be an integer, not a string"},
       {inst("preempt = \"yes\"\n"), 6, 11, "'preempt' must be a boolean"},
+      {inst("reset_connections = 1\n"), 6, 21,
+       "'reset_connections' must be a boolean (true or false), not an integer"},
       {inst("priority = 1.5\n"), 6, 12, "'priority' must be an integer, not a floating-point"},
       {"[[instance]]\nname = \"web\"\ninterface = \"eth0\"\nvrid = 1\nvips = \"198.18.0.1/24\"\n",
        5, 8, "'vips' must be an array of strings, not a string (write [\"198.18.0.1/24\"])"},
@@ -527,6 +541,7 @@ TEST_CASE("config: which instance changes a SIGHUP applies in place", "[config][
   next.track = {{"nginx-http", -60, {"t.toml", 12, 3}}};
   next.notify = {"/usr/local/bin/notify"};
   next.garp.repeat = 3;
+  next.reset_connections = false;  // read at each release, so it applies at the next one
   next.pos = {"t.toml", 40, 1};
   CHECK(vipd::config::soft_change_only(current, next));
 

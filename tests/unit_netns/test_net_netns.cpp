@@ -25,8 +25,10 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
+#include "net/connection_resetter.h"
 #include "net/garp.h"
 #include "net/interface.h"
 #include "net/netlink_watcher.h"
@@ -543,4 +545,241 @@ TEST_CASE("NetlinkWatcher asks for a resync when the kernel dropped events", "[n
   while (addr_events == 0 && Clock::now() < deadline)
     if (wait_readable(w.fd(), 50)) w.dispatch();
   CHECK(addr_events == 1);
+}
+
+// --- Connection reset (SOCK_DESTROY) --------------------------------------------------------
+
+namespace {
+
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd, o.fd);
+    return *this;
+  }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+sockaddr_storage sockaddr_of(const char* address, std::uint16_t port, socklen_t& len) {
+  sockaddr_storage ss{};
+  if (std::strchr(address, ':') != nullptr) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    ::inet_pton(AF_INET6, address, &a->sin6_addr);
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    ::inet_pton(AF_INET, address, &a->sin_addr);
+    len = sizeof *a;
+  }
+  return ss;
+}
+
+Fd tcp_listen(const char* address, std::uint16_t port, bool v6only = true) {
+  socklen_t len = 0;
+  const auto sa = sockaddr_of(address, port, len);
+  Fd s(::socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int on = 1;
+  ::setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (sa.ss_family == AF_INET6) {
+    const int only = v6only ? 1 : 0;
+    ::setsockopt(s.fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof only);
+  }
+  if (::bind(s.fd, reinterpret_cast<const sockaddr*>(&sa), len) != 0 || ::listen(s.fd, 4096) != 0)
+    throw std::system_error(errno, std::generic_category(),
+                            std::string("listen on ") + address + ":" + std::to_string(port));
+  return s;
+}
+
+Fd tcp_connect(const char* address, std::uint16_t port, const char* from = nullptr) {
+  socklen_t len = 0;
+  const auto sa = sockaddr_of(address, port, len);
+  Fd s(::socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (from != nullptr) {
+    socklen_t flen = 0;
+    const auto fa = sockaddr_of(from, 0, flen);
+    if (::bind(s.fd, reinterpret_cast<const sockaddr*>(&fa), flen) != 0)
+      throw std::system_error(errno, std::generic_category(), std::string("bind ") + from);
+  }
+  if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&sa), len) != 0)
+    throw std::system_error(errno, std::generic_category(),
+                            std::string("connect to ") + address + ":" + std::to_string(port));
+  return s;
+}
+
+Fd tcp_accept(const Fd& listener) {
+  Fd s(::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC));
+  if (s.fd < 0) throw std::system_error(errno, std::generic_category(), "accept");
+  return s;
+}
+
+// What a client sees within `ms`: "reset" (ECONNRESET), "alive" (nothing happened), or another
+// error/EOF by name.
+std::string client_sees(const Fd& s, int ms) {
+  pollfd p{s.fd, POLLIN, 0};
+  if (::poll(&p, 1, ms) == 0) return "alive";
+  char c = 0;
+  const auto n = ::recv(s.fd, &c, 1, MSG_DONTWAIT);
+  if (n == 0) return "eof";
+  if (n > 0) return "data";
+  return errno == ECONNRESET ? "reset" : std::strerror(errno);
+}
+
+}  // namespace
+
+TEST_CASE("reset_connections destroys the connections of the given addresses, and only those",
+          "[netns][reset]") {
+  Lab lab;
+  run("ip addr add 198.18.7.100/24 dev va");  // the VIP to release
+  run("ip addr add 198.18.7.101/24 dev va");  // another instance's VIP, still held
+  run("ip -n " + lab.b() + " addr add 198.18.7.200/24 dev vb");
+  auto any = tcp_listen("0.0.0.0", 8080);                // the usual proxy listener
+  auto on_vip = tcp_listen("198.18.7.100", 8081);        // a listener bound to the VIP itself
+  auto dual = tcp_listen("::", 8082, /*v6only=*/false);  // dual-stack: v4-mapped connections
+  auto peer = lab.in_b([] { return tcp_listen("198.18.7.200", 9090); });
+
+  auto c_accepted = lab.in_b([] { return tcp_connect("198.18.7.100", 8080); });
+  auto s_accepted = tcp_accept(any);
+  auto c_on_vip = lab.in_b([] { return tcp_connect("198.18.7.100", 8081); });
+  auto s_on_vip = tcp_accept(on_vip);
+  auto c_mapped = lab.in_b([] { return tcp_connect("198.18.7.100", 8082); });
+  auto s_mapped = tcp_accept(dual);
+  auto c_own = lab.in_b([] { return tcp_connect(Lab::kA, 8080); });
+  auto s_own = tcp_accept(any);
+  auto c_other_vip = lab.in_b([] { return tcp_connect("198.18.7.101", 8080); });
+  auto s_other_vip = tcp_accept(any);
+  // Outgoing from the VIP (a proxy with proxy_bind): its local address is the VIP too.
+  auto out_from_vip = tcp_connect("198.18.7.200", 9090, "198.18.7.100");
+  auto peer_side = lab.in_b([&] { return tcp_accept(peer); });
+  // Last: a connection the proxy never accepts (hung), waiting in the accept queue.
+  auto c_queued = lab.in_b([] { return tcp_connect("198.18.7.100", 8080); });
+  // UDP on the VIP is never touched.
+  Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  socklen_t ulen = 0;
+  const auto ua = sockaddr_of("198.18.7.100", 5353, ulen);
+  REQUIRE(::bind(udp.fd, reinterpret_cast<const sockaddr*>(&ua), ulen) == 0);
+
+  const std::vector<IpAddress> released{ip("198.18.7.100")};
+  const auto r = vipd::net::reset_connections(released);
+  INFO(r.error);
+  CHECK(r.failure == vipd::net::ResetResult::Failure::None);
+  // accepted, on_vip, mapped, outgoing, queued.
+  CHECK(r.matched == 5);
+  CHECK(r.reset == 5);
+  CHECK(r.gone == 0);
+  std::cout << "reset_connections: 5 of 11 connections: dump " << r.dump_time.count() / 1000.0
+            << " ms, destroy " << r.destroy_time.count() / 1000.0 << " ms\n";
+
+  CHECK(client_sees(c_accepted, 1000) == "reset");
+  CHECK(client_sees(c_on_vip, 1000) == "reset");
+  CHECK(client_sees(c_mapped, 1000) == "reset");
+  CHECK(client_sees(c_queued, 1000) == "reset");
+  CHECK(client_sees(peer_side, 1000) == "reset");
+  CHECK(client_sees(c_own, 100) == "alive");
+  CHECK(client_sees(c_other_vip, 100) == "alive");
+  // The surviving connections still carry data both ways.
+  REQUIRE(::send(s_own.fd, "x", 1, 0) == 1);
+  CHECK(client_sees(c_own, 1000) == "data");
+  REQUIRE(::send(c_other_vip.fd, "y", 1, 0) == 1);
+  CHECK(client_sees(s_other_vip, 1000) == "data");
+  int err = 0;
+  socklen_t elen = sizeof err;
+  REQUIRE(::getsockopt(udp.fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0);
+  CHECK(err == 0);
+  // Every listener still accepts, the one bound to the VIP included.
+  for (std::uint16_t port : {8080, 8081, 8082}) {
+    INFO("port " << port);
+    CHECK_NOTHROW(lab.in_b([port] { return tcp_connect("198.18.7.100", port); }));
+  }
+  const auto listening = run("ss -Htln");
+  CHECK(listening.find("198.18.7.100:8081") != std::string::npos);
+  CHECK(listening.find("0.0.0.0:8080") != std::string::npos);
+
+  // Nothing of ours is left to reset; an empty set is a no-op.
+  const auto again = vipd::net::reset_connections(std::vector<IpAddress>{ip("198.18.7.100")});
+  CHECK(again.failure == vipd::net::ResetResult::Failure::None);
+  CHECK(again.reset == 3);  // the three connections made just above
+  CHECK(vipd::net::reset_connections({}).matched == 0);
+}
+
+TEST_CASE("reset_connections with 10,000 connections: dump and destroy time",
+          "[netns][reset][batch]") {
+  // 10,000 connections need 20,000 descriptors, more than one process may have here (the hard
+  // RLIMIT_NOFILE is 20,000): the clients live in a child process, in namespace B.
+  Lab lab;
+  constexpr int kConnections = 10000;
+  run("ip addr add 198.18.7.100/24 dev va");
+  auto listener = tcp_listen("0.0.0.0", 8080);
+  int to_child[2], from_child[2];
+  REQUIRE(::pipe(to_child) == 0);
+  REQUIRE(::pipe(from_child) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int resets = -1;
+    try {
+      std::vector<Fd> clients;
+      for (int i = 0; i < kConnections; ++i)
+        clients.push_back(lab.in_b([] { return tcp_connect("198.18.7.100", 8080); }));
+      char go = 0;
+      (void)::write(from_child[1], "r", 1);
+      (void)::read(to_child[0], &go, 1);
+      std::vector<pollfd> polls;
+      for (const auto& c : clients) polls.push_back({c.fd, POLLIN, 0});
+      resets = 0;
+      const auto deadline = Clock::now() + std::chrono::seconds(5);
+      while (resets < kConnections && Clock::now() < deadline) {
+        ::poll(polls.data(), polls.size(), 100);
+        for (auto& p : polls)
+          if (p.fd >= 0 && p.revents != 0) {
+            char c = 0;
+            if (::recv(p.fd, &c, 1, MSG_DONTWAIT) < 0 && errno == ECONNRESET) ++resets;
+            p.fd = -1;
+          }
+      }
+    } catch (...) {
+      (void)::write(from_child[1], "e", 1);
+    }
+    (void)::write(from_child[1], &resets, sizeof resets);
+    ::_exit(0);
+  }
+  std::vector<Fd> servers;
+  for (int i = 0; i < kConnections; ++i) servers.push_back(tcp_accept(listener));
+  char ready = 0;
+  REQUIRE(::read(from_child[0], &ready, 1) == 1);
+  REQUIRE(ready == 'r');
+  // Noise the filter must skip: connections to the node's own address.
+  std::vector<Fd> own;
+  for (int i = 0; i < 100; ++i) {
+    own.push_back(lab.in_b([] { return tcp_connect(Lab::kA, 8080); }));
+    servers.push_back(tcp_accept(listener));
+  }
+
+  const auto t0 = Clock::now();
+  const auto r = vipd::net::reset_connections(std::vector<IpAddress>{ip("198.18.7.100")});
+  const std::chrono::duration<double, std::milli> total = Clock::now() - t0;
+  (void)::write(to_child[1], "g", 1);
+  int resets = -1;
+  REQUIRE(::read(from_child[0], &resets, sizeof resets) == sizeof resets);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) ::close(fd);
+  INFO(r.error);
+  CHECK(r.failure == vipd::net::ResetResult::Failure::None);
+  CHECK(r.matched == kConnections);
+  CHECK(r.reset == kConnections);
+  CHECK(resets == kConnections);
+  for (const auto& o : own) CHECK(client_sees(o, 0) == "alive");
+  std::cout << "reset_connections: " << kConnections << " established connections to one VIP (+"
+            << own.size() << " to another address): dump " << r.dump_time.count() / 1000.0
+            << " ms, destroy " << r.destroy_time.count() / 1000.0 << " ms, total " << total.count()
+            << " ms\n";
 }
