@@ -169,9 +169,19 @@ def nginx_pids(ng: Nginx) -> list[int]:
     return [ng.pid] + ng.worker_pids()
 
 
+def resume(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
 def hung_request(lab, ng: Nginx, timeout: float, b_watch: VipWatcher, a_watch: VipWatcher):
     """SIGSTOP nginx on A, send one request to the VIP at once, wait for B to take over and for
-    the request to end. Returns (sent, done, outcome, vip_on_b, vip_off_a)."""
+    the request to end. nginx stays stopped (the caller resumes it with resume(pids) once it has
+    seen B serve: a recovered A preempts back at once). Returns (sent, done, outcome, vip_on_b,
+    vip_off_a, pids)."""
     req = Lines(lab.c, REQUEST_SRC, VIP, str(timeout), name="request@node-c")
     assert req.read() == "ready"
     pids = nginx_pids(ng)
@@ -190,13 +200,11 @@ def hung_request(lab, ng: Nginx, timeout: float, b_watch: VipWatcher, a_watch: V
         done_line = req.read()  # ends with the RST or the client's own timeout
         parts = done_line.split(maxsplit=2)
         assert len(parts) == 3 and parts[0] == "done", f"request: {done_line!r}"
-        return sent, float(parts[1]), parts[2], vip_on_b, vip_off_a
+        return sent, float(parts[1]), parts[2], vip_on_b, vip_off_a, pids
+    except BaseException:
+        resume(pids)
+        raise
     finally:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
         req.proc.stop(timeout=2)
 
 
@@ -229,8 +237,8 @@ def body(lab: Lab) -> None:
 
     step("1. reset_connections on: SIGSTOP nginx on A, then a request to the VIP")
     mark = log_mark(va)
-    sent, done, outcome, on_b, off_a = hung_request(lab, ng_a, REQUEST_TIMEOUT_ON, b_watch,
-                                                    a_watch)
+    sent, done, outcome, on_b, off_a, stopped = hung_request(lab, ng_a, REQUEST_TIMEOUT_ON,
+                                                             b_watch, a_watch)
     print(f"  request sent {1000 * (sent - on_b):+.0f} ms from the takeover; ended "
           f"{1000 * (done - on_b):+.0f} ms from it with {outcome}")
     assert outcome == "reset", (f"the request in flight to the hung nginx ended with {outcome} "
@@ -241,8 +249,11 @@ def body(lab: Lab) -> None:
     assert done - on_b < RESET_BOUND, (f"the RST came {done - on_b:.2f} s after the VIP moved "
                                        f"(bound {RESET_BOUND} s)")
     assert done - sent < REQUEST_TIMEOUT_ON - 1, "the request ran into its own timeout"
-    wait_for(lambda: c.http_get(f"http://{VIP}/") == (200, "node-b\n"), 2,
-             "the next request to be served by node-b")
+    try:
+        wait_for(lambda: c.http_get(f"http://{VIP}/") == (200, "node-b\n"), 2,
+                 "the next request to be served by node-b")
+    finally:
+        resume(stopped)
     assert conns.ask("echo own") == "data", "the connection to A's own address was touched"
     assert conns.ask("echo other_vip") == "data", "the connection to the other VIP was touched"
     m = wait_log_after(va, r"instance web: reset (\d+) TCP connection\(s\) on the released VIPs "
@@ -274,7 +285,9 @@ def body(lab: Lab) -> None:
     assert after == before and inst(a)["state"] == "MASTER", \
         "the reload restarted the instance (reset_connections must apply in place)"
     mark = log_mark(va)
-    sent, done, outcome, on_b, _ = hung_request(lab, ng_a, REQUEST_TIMEOUT_OFF, b_watch, a_watch)
+    sent, done, outcome, on_b, _, stopped = hung_request(lab, ng_a, REQUEST_TIMEOUT_OFF, b_watch,
+                                                         a_watch)
+    resume(stopped)
     print(f"  request ended {1000 * (done - on_b):+.0f} ms from the takeover with {outcome}")
     assert outcome == "timeout", (f"with reset_connections = false the request ended with "
                                   f"{outcome}, not by hanging until its own timeout")
