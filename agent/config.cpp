@@ -33,7 +33,10 @@ void read_agent(const toml::table& root, Config& cfg, detail::Diags& diags) {
     return;
   }
   detail::TableReader r(*tbl, "[agent]", diags);
-  r.reject_unknown({"node_name", "api_listen", "log_level", "api_token_file", "state_dir"});
+  r.reject_unknown(
+      {"node_name", "api_listen", "log_level", "api_token_file", "state_dir", "realtime_priority"});
+  // SCHED_RR priorities are 1..99 (sched(7)); 0 turns real-time scheduling off.
+  r.integer_as("realtime_priority", 0, 99, cfg.agent.realtime_priority);
   std::string node_name;
   if (r.string("node_name", node_name)) {
     if (node_name.empty()) {

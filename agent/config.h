@@ -41,6 +41,9 @@ struct Agent {
   std::string api_token_file;
   /// Where vipd keeps state that must survive a restart (the drained mark).
   std::string state_dir = "/var/lib/vipd";
+  /// SCHED_RR priority of the VRRP loop thread (1..99); 0 = SCHED_OTHER. When the kernel refuses
+  /// (no CAP_SYS_NICE, RLIMIT_RTPRIO too low) vipd warns once and runs as SCHED_OTHER.
+  int realtime_priority = 10;
 };
 
 struct Garp {

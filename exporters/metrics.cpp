@@ -115,7 +115,13 @@ Metrics::Metrics(const std::string& version)
       up_since_(BuildGauge()
                     .Name("vipd_uptime_seconds")
                     .Help("Seconds since the agent started")
-                    .Register(*registry_)) {
+                    .Register(*registry_)),
+      realtime_priority_(BuildGauge()
+                             .Name("vipd_realtime_priority")
+                             .Help("SCHED_RR priority of the VRRP loop thread: kind=requested "
+                                   "([agent] realtime_priority) or effective (in force; 0 = "
+                                   "SCHED_OTHER)")
+                             .Register(*registry_)) {
   build_info_.Add({{"version", version}}).Set(1);
 }
 
@@ -127,6 +133,11 @@ void Metrics::set_counter(prometheus::Counter& c, double value) {
 void Metrics::update(const Snapshot& s) {
   static const char* kStates[] = {"INIT", "BACKUP", "MASTER", "FAULT"};
   up_since_.Add({}).Set(s.uptime_seconds);
+  realtime_priority_.Add({{"kind", "requested"}}).Set(s.realtime.requested);
+  realtime_priority_.Add({{"kind", "effective"}})
+      .Set(s.realtime.policy == "SCHED_RR" || s.realtime.policy == "SCHED_FIFO"
+               ? s.realtime.priority
+               : 0);
   for (const auto& i : s.instances) {
     for (const char* st : kStates)
       state_.Add({{"instance", i.name}, {"state", st}}).Set(i.state == st ? 1 : 0);

@@ -55,6 +55,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& reload_timestamp_;
   prometheus::Family<prometheus::Gauge>& build_info_;
   prometheus::Family<prometheus::Gauge>& up_since_;
+  prometheus::Family<prometheus::Gauge>& realtime_priority_;
 };
 
 }  // namespace vipd::exporters

@@ -74,10 +74,19 @@ struct CheckView {
   bool ran = false;
 };
 
+/// [agent] realtime_priority and what is in force on the VRRP loop thread.
+struct RealtimeView {
+  int requested = 0;
+  std::string policy = "SCHED_OTHER";
+  int priority = 0;
+  std::optional<std::string> error;  // why the request is not in force
+};
+
 struct Snapshot {
   std::string node;
   std::string version;
   double uptime_seconds = 0;
+  RealtimeView realtime;
   std::vector<InstanceView> instances;
   std::vector<CheckView> checks;
   std::map<std::string, std::uint64_t> dropped;  // by reason name

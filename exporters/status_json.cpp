@@ -81,6 +81,11 @@ nlohmann::json status_json(const Snapshot& s) {
   doc["checksum_mode_mismatch"] = s.checksum_mode_mismatch;
   doc["config"] = {{"last_reload_success", s.config_reload_success},
                    {"last_reload_unix", s.config_last_reload_unix}};
+  doc["agent"] = {{"realtime",
+                   {{"requested_priority", s.realtime.requested},
+                    {"policy", s.realtime.policy},
+                    {"priority", s.realtime.priority},
+                    {"error", opt(s.realtime.error)}}}};
   return doc;
 }
 

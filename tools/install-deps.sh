@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format git
   # libraries (DEPS.md §9)
   libcpp-httplib-dev libnl-3-dev libnl-route-3-dev libtomlplusplus-dev prometheus-cpp-dev
-  catch2 nlohmann-json3-dev libspdlog-dev libcli11-dev libsystemd-dev
+  catch2 nlohmann-json3-dev libspdlog-dev libcli11-dev
   # packaging and deployment tests (test_package, test_containers via tools/podman-setup.sh)
   debootstrap
   # lab: namespaces, real peers, capture

@@ -290,9 +290,32 @@ void Agent::start_checks() {
   runner_->start();
 }
 
+void Agent::apply_realtime() {
+  const auto before = realtime_;
+  realtime_ = apply_realtime_priority(config_.agent.realtime_priority);
+  if (!realtime_.error.empty()) {
+    // One warning, repeated only when the request or the refusal changes (not on every reload).
+    if (!realtime_warned_ || before.requested != realtime_.requested ||
+        before.error != realtime_.error)
+      spdlog::warn(
+          "realtime_priority = {}: {}; the VRRP loop runs as {} and its timers can fire late "
+          "on a busy machine. {}",
+          realtime_.requested, realtime_.error, realtime_.policy, realtime_.fix);
+    realtime_warned_ = true;
+    return;
+  }
+  realtime_warned_ = false;
+  if (before.policy != realtime_.policy || before.priority != realtime_.priority)
+    spdlog::info(
+        "VRRP loop thread: {}{}", realtime_.policy,
+        realtime_.priority > 0 ? " priority " + std::to_string(realtime_.priority) : std::string());
+}
+
 int Agent::run() {
   started_at_ = EventLoop::now();
   last_reload_unix_ = unix_now();
+  // Before any thread or child exists; SCHED_RESET_ON_FORK keeps all of them SCHED_OTHER.
+  apply_realtime();
   loop_.on_signal(SIGTERM, [this] {
     sd::stopping();
     stop();
@@ -426,6 +449,7 @@ void Agent::reload() {
   }
   close_unused_links();
   for (auto& inst : instances_) reweigh(*inst);
+  apply_realtime();
   last_reload_ok_ = true;
   spdlog::info("reload done: {} instance(s) running", instances_.size());
 }

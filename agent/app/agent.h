@@ -12,6 +12,7 @@
 #include "app/connection_reset.h"
 #include "app/event_loop.h"
 #include "app/instance.h"
+#include "app/realtime.h"
 #include "app/stats.h"
 #include "checks/runner.h"
 #include "config.h"
@@ -72,6 +73,8 @@ class Agent {
   void start_checks();
   void reload();
   void stop();
+  /// [agent] realtime_priority on the loop thread (this thread): at start and on every reload.
+  void apply_realtime();
   bool start_api();
   std::vector<exporters::Route> routes();
   std::optional<exporters::Snapshot> snapshot_from_any_thread();
@@ -100,6 +103,8 @@ class Agent {
   std::unique_ptr<checks::Runner> runner_;
   std::set<std::string> drained_;
   TimePoint started_at_{};
+  RealtimeStatus realtime_;
+  bool realtime_warned_ = false;  // one warning per distinct refusal, not one per reload
   bool last_reload_ok_ = true;
   double last_reload_unix_ = 0;
 };

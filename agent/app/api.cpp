@@ -59,6 +59,8 @@ exporters::Snapshot Agent::snapshot() const {
   s.node = config_.agent.node_name;
   s.version = version_;
   s.uptime_seconds = seconds(now - started_at_);
+  s.realtime = {realtime_.requested, realtime_.policy, realtime_.priority,
+                realtime_.error.empty() ? std::nullopt : std::optional(realtime_.error)};
   // One address dump for every instance (this runs on the loop thread: 50 instances must not
   // mean 50 netlink dumps between two adverts).
   const auto addresses = net::VipManager::addresses();

@@ -40,6 +40,15 @@ std::string render_status(const nlohmann::json& s) {
   out << "node " << str(s.value("node", nlohmann::json())) << "  vipd "
       << str(s.value("version", nlohmann::json())) << "  up "
       << fmt_seconds(s.value("uptime_seconds", 0.0)) << "\n";
+  const auto rt = s.value("agent", nlohmann::json::object()).value("realtime", nlohmann::json());
+  if (rt.is_object()) {
+    out << "loop thread " << str(rt.value("policy", nlohmann::json()));
+    if (rt.value("priority", 0) > 0) out << " priority " << rt["priority"];
+    if (!rt.value("error", nlohmann::json()).is_null())
+      out << "  (realtime_priority " << rt.value("requested_priority", 0)
+          << " refused: " << str(rt["error"]) << ")";
+    out << "\n";
+  }
   for (const auto& i : s.value("instances", nlohmann::json::array())) {
     out << "\ninstance " << str(i["name"]) << "  VRID " << i["vrid"] << " on "
         << str(i["interface"]) << "  VRRPv" << i["version"] << "\n";

@@ -6,10 +6,16 @@ ambient (and nothing else in the bounding set) — what systemd's AmbientCapabil
 container's file capabilities give it. Node B: vipd as root. A (priority 150) must become MASTER
 and install the VIP, and on SIGTERM release it and exit 0. Then, with only CAP_NET_RAW, vipd must
 refuse to start, exit non-zero and name CAP_NET_ADMIN and the fix; with only CAP_NET_ADMIN, name
-CAP_NET_RAW. Exit 0 pass, 1 fail, 77 skipped."""
+CAP_NET_RAW.
+[agent] realtime_priority (default 10) without permission (no CAP_SYS_NICE, RLIMIT_RTPRIO 0):
+node A logs exactly one warning naming the fix (LimitRTPRIO=, ulimits rtprio, SYS_NICE), also
+after a SIGHUP, /status agent.realtime says SCHED_OTHER with the reason, no thread is real-time,
+and everything above still works. With CAP_SYS_NICE added, the same user gets its loop thread
+SCHED_RR 10. Exit 0 pass, 1 fail, 77 skipped."""
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -19,6 +25,7 @@ from lab import run_main, VIP, Lab, require_root_or_skip, require_vipd_or_skip, 
 
 NOBODY = 65534
 CAP_NET_ADMIN, CAP_NET_RAW = 12, 13
+RT_WARNING = "realtime_priority = 10: not permitted: no CAP_SYS_NICE"
 
 
 def setpriv(caps: list[str]) -> list[str]:
@@ -34,6 +41,18 @@ def proc_status(pid: int) -> dict[str, str]:
         for line in f:
             k, _, v = line.partition(":")
             out[k] = v.strip()
+    return out
+
+
+def thread_policies(pid: int) -> dict[int, int]:
+    """tid -> scheduling policy (stat field 41; 0 SCHED_OTHER, 2 SCHED_RR) of every thread."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            text = open(f"/proc/{pid}/task/{tid}/stat").read()
+        except OSError:
+            continue
+        out[int(tid)] = int(text[text.rindex(")") + 2:].split()[41 - 3])
     return out
 
 
@@ -100,6 +119,26 @@ def main() -> int:
                                   "node-a /status to say MASTER")
                 print(f"node-a: {status['instances'][0]['state']} ({status['instances'][0]['reason']})")
                 wait_for(lambda: "BACKUP" in vipd_b.log_text(), 5, "node-b (root) to be BACKUP")
+
+                # realtime_priority = 10 (default) is not permitted: one warning, SCHED_OTHER, runs.
+                rt = status["agent"]["realtime"]
+                print(f"node-a /status agent.realtime: {rt}")
+                assert rt["requested_priority"] == 10 and rt["policy"] == "SCHED_OTHER" and \
+                    rt["priority"] == 0 and "not permitted" in (rt["error"] or ""), rt
+                policies = thread_policies(pid)
+                assert policies and all(p == 0 for p in policies.values()), \
+                    f"a thread of the unprivileged vipd is real-time: {policies}"
+                log = vipd_a.log_text()
+                warning = next((l for l in log.splitlines() if RT_WARNING in l), "")
+                print(f"node-a warning: {warning.strip()}")
+                assert log.count(RT_WARNING) == 1, f"want one realtime warning:\n{log[-2000:]}"
+                for fix in ("LimitRTPRIO=10", "rtprio: 10", "SYS_NICE", "realtime_priority = 0"):
+                    assert fix in warning, f"the warning does not name {fix!r}: {warning}"
+                mark = len(log)
+                vipd_a.signal(signal.SIGHUP)
+                wait_for(lambda: "reload done" in vipd_a.log_text()[mark:], 10, "node-a reload")
+                assert vipd_a.log_text().count(RT_WARNING) == 1, \
+                    f"the warning was repeated on SIGHUP:\n{vipd_a.log_text()[-2000:]}"
                 assert lab.vip_holders() == ["node-a"], f"VIP on {lab.vip_holders()}, want node-a"
                 poller = lab.poller()
                 poller.wait_served_by("node-a", 5, consecutive=10)
@@ -116,6 +155,26 @@ def main() -> int:
             except AssertionError:
                 for p in (vipd_a, vipd_b):
                     print(f"---- {p.name} log ----\n{p.log_text()[-3000:]}")
+                raise
+
+            # With CAP_SYS_NICE as well, the same user's loop thread is SCHED_RR 10, nothing else.
+            vipd_a = a.popen(*setpriv(["net_admin", "net_raw", "sys_nice"]), binary, "run", "-c",
+                             cfg_a, name="vipd@node-a(nobody+nice)", log=lab.dir / "vipd-a-nice.log")
+            a.procs.append(vipd_a)
+            try:
+                pid = wait_for(lambda: find_vipd(vipd_a.pid), 5, "the vipd process on node-a")
+                rt = wait_for(lambda: (s := a.http_json("http://127.0.0.1:9555/status")) and
+                              s["agent"]["realtime"], 5, "node-a /status")
+                policies = thread_policies(pid)
+                print(f"nobody + CAP_SYS_NICE: agent.realtime {rt}; thread policies {policies}")
+                assert rt == {"requested_priority": 10, "policy": "SCHED_RR", "priority": 10,
+                              "error": None}, rt
+                assert policies[pid] == 2 and all(p == 0 for t, p in policies.items() if t != pid), \
+                    f"want only the loop thread (tid {pid}) SCHED_RR: {policies}"
+                assert RT_WARNING not in vipd_a.log_text(), vipd_a.log_text()[-2000:]
+                assert vipd_a.stop(timeout=10) == 0
+            except AssertionError:
+                print(f"---- {vipd_a.name} log ----\n{vipd_a.log_text()[-3000:]}")
                 raise
 
             # Missing one capability: refuse to start, name it and the fix.

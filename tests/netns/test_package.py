@@ -103,8 +103,12 @@ def build_deb() -> str:
     info = run("dpkg-deb", "-I", debs[0]).stdout
     depends = next((l for l in info.splitlines() if l.strip().startswith("Depends:")), "")
     print(f"  {depends.strip()}")
-    for lib in ("libnl-route-3-200", "libcpp-httplib0.11", "libtomlplusplus3", "libsystemd0"):
+    for lib in ("libcpp-httplib0.11", "libprometheus-cpp-core1.0", "libfmt9"):
         assert lib in depends, f"shlibdeps: {lib} missing from {depends!r}"
+    # Linked in (CMakeLists.txt, docs/performance.md "Idle memory"): libnl, toml++, spdlog; and
+    # sd_notify is spoken directly (agent/app/sd_notify.cpp): no libsystemd.
+    for lib in ("libnl", "libtomlplusplus", "libspdlog", "libsystemd"):
+        assert lib not in depends, f"vipd should not depend on {lib}: {depends!r}"
     return debs[0]
 
 

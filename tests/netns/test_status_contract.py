@@ -35,8 +35,11 @@ STALL_BOUND = 1.0  # s: "a stalled loop gives 503 within one second" (threshold 
 
 NUM, INT, STR, BOOL, NULL = (int, float), int, str, bool, type(None)
 # Fields docs/api.md documents beyond the DESIGN.md §7 example (types; a tuple = one of).
-EXTRA_TOP = {"dropped": dict, "checksum_mode_mismatch": INT, "config": dict}
+EXTRA_TOP = {"dropped": dict, "checksum_mode_mismatch": INT, "config": dict, "agent": dict}
 EXTRA_CONFIG = {"last_reload_success": BOOL, "last_reload_unix": NUM}
+EXTRA_AGENT = {"realtime": dict}
+EXTRA_REALTIME = {"requested_priority": INT, "policy": STR, "priority": INT, "error": (STR, NULL)}
+POLICIES = {"SCHED_RR", "SCHED_OTHER"}
 EXTRA_INSTANCE = {"since_seconds": NUM, "reason_code": STR, "fault": (STR, NULL),
                   "drained": BOOL, "holding_vips": BOOL, "two_node_fast_takeover": BOOL,
                   "peers_seen": list, "warnings": list, "counters": dict, "transitions": list}
@@ -115,6 +118,11 @@ def check_status(doc, who):
     check_like(contract_example(), doc, "", problems)
     check_types(doc, EXTRA_TOP, "", problems)
     check_types(doc.get("config", {}), EXTRA_CONFIG, "config", problems)
+    check_types(doc.get("agent", {}), EXTRA_AGENT, "agent", problems)
+    rt = doc.get("agent", {}).get("realtime", {})
+    check_types(rt, EXTRA_REALTIME, "agent.realtime", problems)
+    if rt.get("policy") not in POLICIES:
+        problems.append(f"agent.realtime.policy {rt.get('policy')!r} not in {sorted(POLICIES)}")
     for i in doc.get("instances", []):
         check_types(i, EXTRA_INSTANCE, "instances[]", problems)
         check_types(i.get("counters", {}), EXTRA_COUNTERS, "instances[].counters", problems)

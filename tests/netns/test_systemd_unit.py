@@ -5,7 +5,7 @@ The unit is verified inside a throw-away root (--root) holding the unit, /usr/sb
 ($VIPD_BIN, or an executable stub), /bin/kill and the host's systemd units, so nothing is
 installed on the machine; MANPATH points at packaging/man so the Documentation=man:... lines are
 checked too. Also asserts the unit keeps its contract (Type=notify, the two capabilities only, a
-dedicated user). systemd-analyze comes from the host, or from the systemd .deb unpacked with
+dedicated user, LimitRTPRIO=10 with RestrictRealtime=no for realtime_priority). systemd-analyze comes from the host, or from the systemd .deb unpacked with
 dpkg-deb (never installed). Exit 0 pass, 1 fail, 77 skipped."""
 
 import os
@@ -108,6 +108,10 @@ def main() -> int:
         "ExecReload": "/bin/kill -HUP $MAINPID",
         "ExecStartPre": "/usr/sbin/vipd check -c /etc/vipd/vipd.toml",
         "Restart": "on-failure",
+        # [agent] realtime_priority = 10 (the default) must be permitted: RLIMIT_RTPRIO, not
+        # CAP_SYS_NICE, and no seccomp ban on SCHED_RR.
+        "LimitRTPRIO": "10",
+        "RestrictRealtime": "no",
     }
     keys = dict(re.findall(r"^(\w+)=(.*)$", text, re.M))
     bad = [f"{k}={keys.get(k)!r} (want {v!r})" for k, v in want.items() if keys.get(k) != v]

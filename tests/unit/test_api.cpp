@@ -60,6 +60,7 @@ exporters::Snapshot sample() {
   s.dropped["bad_checksum"] = 3;
   s.dropped["ttl"] = 0;
   s.vip_operations[{"add", "ok"}] = 1;
+  s.realtime = {10, "SCHED_RR", 10, std::nullopt};
   return s;
 }
 
@@ -88,6 +89,20 @@ TEST_CASE("/status carries every field of the DESIGN.md §7 contract", "[api]") 
   CHECK(c["last_error"].is_null());
 }
 
+TEST_CASE("/status agent.realtime: requested, in force, and why not", "[api]") {
+  auto doc = exporters::status_json(sample());
+  const auto& rt = doc["agent"]["realtime"];
+  CHECK(rt["requested_priority"] == 10);
+  CHECK(rt["policy"] == "SCHED_RR");
+  CHECK(rt["priority"] == 10);
+  CHECK(rt["error"].is_null());
+  auto s = sample();
+  s.realtime = {10, "SCHED_OTHER", 0, "not permitted: no CAP_SYS_NICE"};
+  doc = exporters::status_json(s);
+  CHECK(doc["agent"]["realtime"]["policy"] == "SCHED_OTHER");
+  CHECK(doc["agent"]["realtime"]["error"] == "not permitted: no CAP_SYS_NICE");
+}
+
 TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is available",
           "[api][metrics]") {
   exporters::Metrics m("0.1.0");
@@ -108,7 +123,9 @@ TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is av
         "vipd_check_up{check=\"nginx-http\"} 1",
         "vipd_check_duration_seconds_bucket{check=\"nginx-http\",le=\"0.001\"} 1",
         "vipd_failover_duration_seconds_bucket{instance=\"web\",le=\"0.005\"} 1",
-        "vipd_build_info{version=\"0.1.0\"} 1", "vipd_config_reload_success 1"}) {
+        "vipd_build_info{version=\"0.1.0\"} 1", "vipd_config_reload_success 1",
+        "vipd_realtime_priority{kind=\"requested\"} 10",
+        "vipd_realtime_priority{kind=\"effective\"} 10"}) {
     INFO(name);
     CHECK(text.find(name) != std::string::npos);
   }
@@ -118,6 +135,11 @@ TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is av
   m.update(s);
   CHECK(m.serialize().find("vipd_vrrp_adverts_sent_total{instance=\"web\"} 10") !=
         std::string::npos);
+  // Refused: requested stays, effective drops to 0 (SCHED_OTHER).
+  s.realtime = {20, "SCHED_OTHER", 0, "not permitted"};
+  m.update(s);
+  CHECK(m.serialize().find("vipd_realtime_priority{kind=\"requested\"} 20") != std::string::npos);
+  CHECK(m.serialize().find("vipd_realtime_priority{kind=\"effective\"} 0") != std::string::npos);
 
   const char* promtool = std::getenv("PROMTOOL");
   if (promtool == nullptr || *promtool == '\0') {
@@ -233,6 +255,12 @@ TEST_CASE("vipd status renders a readable table", "[api][cli]") {
   CHECK(table.find("nginx-http") != std::string::npos);
   CHECK(table.find("198.18.0.100/24  present") != std::string::npos);
   CHECK(table.find("master     198.18.0.11 priority 100") != std::string::npos);
+  CHECK(table.find("loop thread SCHED_RR priority 10\n") != std::string::npos);
+  auto refused = sample();
+  refused.realtime = {10, "SCHED_OTHER", 0, "not permitted"};
+  CHECK(app::render_status(exporters::status_json(refused))
+            .find("loop thread SCHED_OTHER  (realtime_priority 10 refused: not permitted)") !=
+        std::string::npos);
 }
 
 TEST_CASE("vipd status says clearly when the agent is not reachable", "[api][cli]") {

@@ -168,6 +168,7 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK(!r.config->agent.node_name.empty());
   CHECK(r.config->agent.api_listen == "127.0.0.1:9555");
   CHECK(r.config->agent.log_level == "info");
+  CHECK(r.config->agent.realtime_priority == 10);
   CHECK(in.priority == 100);
   CHECK(in.version == 3);
   CHECK(in.advert_interval == Millis{1000});
@@ -196,6 +197,15 @@ TEST_CASE("config: reset_connections is a boolean, on by default", "[config]") {
   const auto on = load(inst(""));
   REQUIRE(on.ok());
   CHECK(on.config->instances.at(0).reset_connections);
+}
+
+TEST_CASE("config: realtime_priority takes 0 (off) through 99", "[config]") {
+  for (const int prio : {0, 1, 99}) {
+    const auto r = load("[agent]\nrealtime_priority = " + std::to_string(prio) + "\n" + inst(""));
+    INFO(dump(r));
+    REQUIRE(r.ok());
+    CHECK(r.config->agent.realtime_priority == prio);
+  }
 }
 
 TEST_CASE("config: the packaged example loads with no diagnostics", "[config]") {
@@ -284,6 +294,11 @@ TEST_CASE("config: broken configs report the exact position and message", "[conf
        "vips = [\"198.18.0.1/24\"]\n",
        3, 13, "invalid interface name \"averyveryverylongname\": longer than 15 bytes"},
       {"[agent]\napi_listen = \"127.0.0.1\"\n", 2, 14, "invalid api_listen"},
+      {"[agent]\nrealtime_priority = 100\n", 2, 21, "'realtime_priority' must be 0..99, got 100"},
+      {"[agent]\nrealtime_priority = -1\n", 2, 21, "'realtime_priority' must be 0..99, got -1"},
+      {"[agent]\nrealtime_priority = \"10\"\n", 2, 21,
+       "'realtime_priority' must be an integer, not a string"},
+      {"[agent]\nrealtime_priorty = 10\n", 2, 1, "(did you mean 'realtime_priority'?)"},
       // Version-specific options.
       {inst("auth_pass = \"secret\"\n"), 6, 13, "auth_pass is VRRPv2-only"},
       {inst("version = 2\nauth_pass = \"123456789\"\n"), 7, 13, "auth_pass is 9 bytes"},
