@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import re
 import signal
 import statistics
@@ -32,12 +33,24 @@ import time
 import traceback
 from pathlib import Path
 
+PHASE_RNG = random.Random(20261122)  # cases 3–4: the action's phase (reproducible)
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "netns"))
 os.environ.setdefault("VIPD_BIN", str(REPO / "build" / "vipd"))
 
 from lab import (VIP, VIP_CIDR, Lab, keepalived_config, require_root_or_skip,  # noqa: E402
                  vipd_config, wait_for)
+
+
+VIPD_REALTIME: int | None = None  # --vipd-realtime: [agent] realtime_priority for every vipd
+_lab_vipd_config = vipd_config
+
+
+def vipd_config(*args, **kwargs) -> str:  # noqa: F811 — lab's, plus --vipd-realtime
+    text = _lab_vipd_config(*args, **kwargs)
+    if VIPD_REALTIME is None:
+        return text
+    return text.replace('[agent]\n', f'[agent]\nrealtime_priority = {VIPD_REALTIME}\n', 1)
 from vipdtest import VipWatcher, master_down_ms, skew_ms  # noqa: E402
 from probe import ExitWatcher, FineProbe, account  # noqa: E402
 
@@ -345,6 +358,11 @@ class Bench:
         lab, a = self.lab, self.lab.a
         ng = self.nginx["a"]
         rec = None
+        if case in ("3", "4"):
+            # Periodic checks (vipd's 50 ms http check, keepalived's 1 s vrrp_script): act at a
+            # random phase of their schedule, or a fixed-length run sequence aligns the action
+            # with the same point of keepalived's 1 s script period in every run.
+            time.sleep(PHASE_RNG.uniform(0.0, 1.0))
         self.fine_on("node-a")
         if case in ("1", "2", "6"):
             t0, off = self.clock()
@@ -1194,6 +1212,7 @@ def conditions(args, intervals) -> list[str]:
         f"vipd: group_size = 2; cases 1, 2, 6 pid check (pidfd); cases 3–4 http check interval "
         f"{HTTP_INTERVAL_MS} ms, timeout {HTTP_TIMEOUT_MS} ms, fall {HTTP_FALL}, rise 1, weight -60",
         ka_track_text() + "; cases 3–4: 1 s vrrp_script curl -m 0.1, weight -60",
+        "cases 3–4: each action at a random phase (uniform 0–1 s wait, seeded) of the periodic checks",
         f"runs per cell: {args.runs}; advert intervals: {', '.join(ilabel(i) for i in intervals)}",
     ]
 
@@ -1221,8 +1240,12 @@ def main() -> int:
                     help="keepalived in cases 1, 2, 6: track_file fed by a pidfd watcher "
                          "(default; emulates vrrp_track_process) or a 1 s vrrp_script")
     ap.add_argument("--idle-seconds", type=float, default=60)
+    ap.add_argument("--vipd-realtime", type=int, default=None,
+                    help="[agent] realtime_priority of every vipd (default: vipd's own, 10)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "latest.txt"))
     args = ap.parse_args()
+    global VIPD_REALTIME
+    VIPD_REALTIME = args.vipd_realtime
     if args.quick:
         args.runs = min(args.runs, 3)
         if args.intervals == "1s,100ms,10ms":
