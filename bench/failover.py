@@ -40,19 +40,16 @@ os.environ.setdefault("VIPD_BIN", str(REPO / "build" / "vipd"))
 
 from lab import (VIP, VIP_CIDR, Lab, keepalived_config, require_root_or_skip,  # noqa: E402
                  vipd_config, wait_for)
-
-
-VIPD_REALTIME: int | None = None  # --vipd-realtime: [agent] realtime_priority for every vipd
-_lab_vipd_config = vipd_config
-
-
-def vipd_config(*args, **kwargs) -> str:  # noqa: F811 — lab's, plus --vipd-realtime
-    text = _lab_vipd_config(*args, **kwargs)
-    if VIPD_REALTIME is None:
-        return text
-    return text.replace('[agent]\n', f'[agent]\nrealtime_priority = {VIPD_REALTIME}\n', 1)
 from vipdtest import VipWatcher, master_down_ms, skew_ms  # noqa: E402
 from probe import ExitWatcher, FineProbe, account  # noqa: E402
+
+VIPD_REALTIME: int | None = None  # --vipd-realtime: [agent] realtime_priority of every vipd
+
+
+def agent_lines() -> str:
+    """[agent] lines for every vipd of the bench: realtime_priority when --vipd-realtime is set."""
+    return "" if VIPD_REALTIME is None else f"realtime_priority = {VIPD_REALTIME}\n"
+
 
 API = "127.0.0.1:9555"
 PRIO_A, PRIO_B = 150, 100
@@ -141,11 +138,10 @@ def vipd_cfg(lab: Lab, node, prio: int, case: str, advert: float) -> str:
         extra = (f'[[check]]\nname = "nginx-http"\ntype = "http"\n'
                  f'url = "http://127.0.0.1/healthz"\ninterval = "{HTTP_INTERVAL_MS}ms"\n'
                  f'timeout = "{HTTP_TIMEOUT_MS}ms"\nfall = {HTTP_FALL}\nrise = 1\n')
-    text = vipd_config(node, prio, advert=ilabel(advert), api_listen=API, group_size=2,
-                       extra_instance=extra_i, extra=extra)
-    return text.replace('log_level = "info"\n',
-                        f'log_level = "info"\nstate_dir = "{state_dir}"\n'
-                        f'api_token_file = "{token}"\n', 1)
+    return vipd_config(node, prio, advert=ilabel(advert), api_listen=API, group_size=2,
+                       extra_instance=extra_i, extra=extra,
+                       extra_agent=f'state_dir = "{state_dir}"\napi_token_file = "{token}"\n' +
+                       agent_lines())
 
 
 def keepalived_cfg(lab: Lab, node, prio: int, case: str, advert: float) -> str:
@@ -964,8 +960,10 @@ def idle_and_jitter(args, windows) -> list:
             for lab, sp in zip(labs, SPEAKERS):
                 lab.__enter__()
                 if sp == "vipd":
-                    ca = vipd_config(lab.a, PRIO_A, advert=ilabel(advert), group_size=2)
-                    cb = vipd_config(lab.b, PRIO_B, advert=ilabel(advert), group_size=2)
+                    ca = vipd_config(lab.a, PRIO_A, advert=ilabel(advert), group_size=2,
+                                     extra_agent=agent_lines())
+                    cb = vipd_config(lab.b, PRIO_B, advert=ilabel(advert), group_size=2,
+                                     extra_agent=agent_lines())
                 else:
                     ca = keepalived_config(lab.a, PRIO_A, advert=advert)
                     cb = keepalived_config(lab.b, PRIO_B, advert=advert)
@@ -1060,7 +1058,8 @@ def scale_vips(args, runs: int) -> list:
         with Lab(quiet=True) as lab:
             def cfg(node, prio):
                 if sp == "vipd":
-                    return vipd_config(node, prio, advert="100ms", vips=vips, group_size=2)
+                    return vipd_config(node, prio, advert="100ms", vips=vips, group_size=2,
+                                       extra_agent=agent_lines())
                 return keepalived_config(node, prio, advert=0.1, vips=vips)
             start = lab.start_vipd if sp == "vipd" else lab.start_keepalived
             wa, wb = VipWatcher(lab, lab.a, vips[-1]), VipWatcher(lab, lab.b, vips[-1])
@@ -1134,7 +1133,8 @@ def scale_instances(args, secs: float) -> list:
                     parts = []
                     for i in range(1, 51):
                         t = vipd_config(node, prio, vrid=i, advert="100ms",
-                                        vips=[f"198.18.1.{i}/32"], group_size=2)
+                                        vips=[f"198.18.1.{i}/32"], group_size=2,
+                                        extra_agent=agent_lines())
                         if i > 1:
                             t = t[t.index("[[instance]]"):]
                         parts.append(t.replace('name = "web"', f'name = "web{i}"'))

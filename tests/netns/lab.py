@@ -957,8 +957,9 @@ def vipd_config(node: Node, priority: int, vrid: int = 51, advert: str = "100ms"
                 vips: Iterable[str] = (VIP_CIDR,), version: int = 3, preempt: bool = True,
                 unicast_peers: Iterable[str] = (), checksum: str = "rfc9568",
                 api_listen: str = "", group_size: int = 0, extra_instance: str = "",
-                extra: str = "") -> str:
-    """A vipd TOML config (DESIGN.md §3). ``extra`` is appended (e.g. [[check]] tables)."""
+                extra: str = "", extra_agent: str = "") -> str:
+    """A vipd TOML config (DESIGN.md §3). ``extra_agent`` and ``extra_instance`` are lines added
+    to [agent] and [[instance]]; ``extra`` is appended (e.g. [[check]] tables)."""
     def toml_list(xs):
         return "[" + ", ".join(json.dumps(x) for x in xs) + "]"
     return f"""\
@@ -966,7 +967,7 @@ def vipd_config(node: Node, priority: int, vrid: int = 51, advert: str = "100ms"
 node_name = "{node.label}"
 api_listen = "{api_listen}"
 log_level = "info"
-
+{extra_agent}
 [[instance]]
 name = "web"
 interface = "{node.iface}"

@@ -58,15 +58,14 @@ def node_config(node: Node, priority: int, nginx, api_listen: str = f"127.0.0.1:
         extra += ('\n[[check]]\nname = "nginx-http"\ntype = "http"\n'
                   'url = "http://127.0.0.1/healthz"\ninterval = "200ms"\ntimeout = "100ms"\n'
                   'rise = 2\nfall = 2\n')
-    cfg = vipd_config(node, priority=priority, advert=advert, preempt=preempt,
-                      api_listen=api_listen, group_size=group_size,
-                      extra_instance=f"track = [ {track} ]", extra=extra)
     agent = ""
     if state_dir is not None:
         agent += f'state_dir = "{state_dir}"\n'
     if token_file is not None:
         agent += f'api_token_file = "{token_file}"\n'
-    return cfg.replace('log_level = "info"\n', 'log_level = "info"\n' + agent, 1)
+    return vipd_config(node, priority=priority, advert=advert, preempt=preempt,
+                       api_listen=api_listen, group_size=group_size,
+                       extra_instance=f"track = [ {track} ]", extra=extra, extra_agent=agent)
 
 
 class Pair:

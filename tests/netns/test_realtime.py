@@ -52,9 +52,9 @@ def config(node, priority: int, rt: int, notify: str = "", check: bool = False) 
         extra_instance += 'track = [ { check = "nginx-http", weight = -60 } ]\n'
         extra = ('[[check]]\nname = "nginx-http"\ntype = "http"\n'
                  'url = "http://127.0.0.1/"\ninterval = "200ms"\n')
-    text = vipd_config(node, priority, vips=(VIP_CIDR,), api_listen=API,
-                       extra_instance=extra_instance, extra=extra)
-    return text.replace("[agent]\n", f"[agent]\nrealtime_priority = {rt}\n", 1)
+    return vipd_config(node, priority, vips=(VIP_CIDR,), api_listen=API,
+                       extra_instance=extra_instance, extra=extra,
+                       extra_agent=f"realtime_priority = {rt}\n")
 
 
 def realtime_status(node) -> dict:
