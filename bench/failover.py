@@ -507,6 +507,8 @@ def crash_takeovers(pkts, a_ip="198.18.0.11", b_ip="198.18.0.12") -> list[float]
 
 
 def spacing_stats(pkts, src: str, nominal_ms: float) -> dict | None:
+    """Gaps between consecutive adverts of ``src`` (ms): order statistics, deviation from the
+    nominal interval, and how many gaps exceed twice it (also used by tools/rt_jitter.py)."""
     ts = [t for t, s, p in pkts if s == src]
     d = [(b - a) * 1000 for a, b in zip(ts, ts[1:])]
     if len(d) < 10:
@@ -514,7 +516,9 @@ def spacing_stats(pkts, src: str, nominal_ms: float) -> dict | None:
     d.sort()
     dev = sorted(abs(x - nominal_ms) for x in d)
     return {"n": len(d), "min": d[0], "median": statistics.median(d),
-            "p99": d[min(len(d) - 1, int(0.99 * len(d)))], "max": d[-1],
+            "p99": d[min(len(d) - 1, int(0.99 * len(d)))],
+            "p999": d[min(len(d) - 1, int(0.999 * len(d)))], "max": d[-1],
+            "over_2x": sum(1 for x in d if x > 2 * nominal_ms),
             "dev_median": statistics.median(dev), "dev_p99": dev[min(len(dev) - 1, int(0.99 * len(dev)))]}
 
 

@@ -24,34 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "netns"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from failover import spacing_stats, vrrp_packets  # noqa: E402  (also puts tests/netns on the path)
 from lab import Lab, require_root_or_skip, vipd_config, wait_for  # noqa: E402
 
 A_IP, B_IP = "198.18.0.11", "198.18.0.12"
-
-
-def vrrp_packets(pcap: Path) -> list[tuple[float, str, int]]:
-    """(time, source, priority) of every VRRP packet (as bench/failover.py vrrp_packets)."""
-    r = subprocess.run(["tshark", "-n", "-r", str(pcap), "-Y", "vrrp", "-T", "fields",
-                        "-e", "frame.time_epoch", "-e", "ip.src", "-e", "vrrp.prio"],
-                       capture_output=True, text=True, timeout=300)
-    pkts = []
-    for line in r.stdout.splitlines():
-        f = line.split("\t")
-        if len(f) >= 3 and f[0] and f[2]:
-            pkts.append((float(f[0]), f[1], int(f[2].split(",")[0])))
-    return pkts
-
-
-def spacing(pkts, src: str) -> dict | None:
-    """As bench/failover.py spacing_stats: gaps between consecutive adverts of ``src`` (ms)."""
-    ts = [t for t, s, _ in pkts if s == src]
-    d = sorted((b - a) * 1000 for a, b in zip(ts, ts[1:]))
-    if len(d) < 10:
-        return None
-    return {"n": len(d), "median": statistics.median(d),
-            "p99": d[min(len(d) - 1, int(0.99 * len(d)))], "p999": d[min(len(d) - 1, int(0.999 * len(d)))],
-            "max": d[-1], "over_20ms": sum(1 for x in d if x > 20)}
+ADVERT_MS = 10.0
 
 
 def start_hogs(n: int) -> list[subprocess.Popen]:
@@ -72,8 +50,8 @@ def one(args, rt: int) -> dict:
     with Lab(quiet=True) as lab:
         cfgs = []
         for node, prio in ((lab.a, 150), (lab.b, 100)):
-            text = vipd_config(node, prio, advert="10ms", group_size=2)
-            cfgs.append(text.replace("[agent]\n", f"[agent]\nrealtime_priority = {rt}\n", 1))
+            cfgs.append(vipd_config(node, prio, advert="10ms", group_size=2,
+                                    extra_agent=f"realtime_priority = {rt}\n"))
         pa = lab.start_vipd(lab.a, cfgs[0])
         lab.start_vipd(lab.b, cfgs[1])
         wait_for(lambda: lab.has_vip(lab.a) and not lab.has_vip(lab.b), 15, "VIP on A")
@@ -90,10 +68,10 @@ def one(args, rt: int) -> dict:
             cap_a.stop()
         finally:
             stop_hogs(hogs)
-        pkts = vrrp_packets(cap.file)
-        res = spacing(pkts, A_IP) or {}
+        pkts = vrrp_packets(cap)
+        res = spacing_stats(pkts, A_IP, ADVERT_MS) or {}
         res["b_adverts"] = sum(1 for _, s, _ in pkts if s == B_IP)
-        res["at_a"] = spacing(vrrp_packets(cap_a.file), A_IP) or {}
+        res["at_a"] = spacing_stats(vrrp_packets(cap_a), A_IP, ADVERT_MS) or {}
         res["late_logs"] = pa.log_text().count("late")
         res["policy"] = {"0": "OTHER", "2": "RR"}.get(policy, policy)
         res["load"] = load0
@@ -118,7 +96,7 @@ def main() -> int:
             print(f"round {r + 1} realtime_priority={rt:2d} ({res.get('policy')}): "
                   f"n {res.get('n')} median {res.get('median', 0):.3f} p99 {res.get('p99', 0):.3f} "
                   f"p99.9 {res.get('p999', 0):.3f} max {res.get('max', 0):.3f} ms; "
-                  f">20 ms {res.get('over_20ms')}; B adverts {res['b_adverts']}; "
+                  f">20 ms {res.get('over_2x')}; B adverts {res['b_adverts']}; "
                   f"'late' log lines {res['late_logs']}; load1 {res['load']:.1f}", flush=True)
             a = res["at_a"]
             print(f"      on A's interface: median {a.get('median', 0):.3f} p99 {a.get('p99', 0):.3f} "
@@ -138,7 +116,7 @@ def main() -> int:
                   f"{statistics.median(x['median'] for x in ok):6.3f} "
                   f"{max(x['p99'] for x in ok):6.3f} {max(x['p999'] for x in ok):6.3f} "
                   f"{max(x['max'] for x in ok):6.3f}                            | "
-                  f"{sum(x['over_20ms'] for x in ok):12d} | {b:>9}")
+                  f"{sum(x['over_2x'] for x in ok):12d} | {b:>9}")
     return 0
 
 
