@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from lab import Lab, Node, Sample, wait_for  # noqa: F401 (Lab: type only)
+from lab import Lab, Node, Sample, SampleStream, wait_for  # noqa: F401 (Lab: type only)
 
 # ------------------------------------------------------------------------------------------------
 # Open-loop probe
@@ -53,7 +53,7 @@ def probe_binary() -> Path:
     return out
 
 
-class FineProbe:
+class FineProbe(SampleStream):
     """Open-loop client in ``client``'s namespace: while on, a new TCP connection and
     ``GET path`` every ``interval`` (1 ms), each with ``timeout``; outstanding requests never
     delay the next one. One ``Sample`` per request (start, end, outcome), like lab.Poller's."""
@@ -61,32 +61,18 @@ class FineProbe:
     def __init__(self, lab: Lab, client: Node, host: str, interval: float = 0.001,
                  timeout: float = 0.2, path: str = "/"):
         self.interval, self.timeout = interval, timeout
-        self._samples: list[Sample] = []
-        self._cond = threading.Condition()
         # up to 1,000 connections a second: give the client the whole ephemeral range (per netns)
         client.run("sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000", check=False)
-        self.proc = client.popen(str(probe_binary()), host, "80", path,
-                                 str(round(interval * 1e6)), str(round(timeout * 1e6)),
-                                 name=f"fineprobe@{client.label}",
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL)
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+        self._read_from(client.popen(str(probe_binary()), host, "80", path,
+                                     str(round(interval * 1e6)), str(round(timeout * 1e6)),
+                                     name=f"fineprobe@{client.label}",
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL))
         self.on_since: float | None = None
         self.windows: list[tuple[float, float]] = []  # (on, off) of every time it ran
         self.on_seconds = 0.0
         self.cpu_ticks = 0
         self._ticks0 = 0
-
-    def _read(self) -> None:
-        for line in self.proc.popen.stdout:
-            parts = line.decode(errors="replace").split()
-            if len(parts) != 3:
-                continue
-            s = Sample(float(parts[0]), float(parts[1]), parts[2])
-            with self._cond:
-                self._samples.append(s)
-                self._cond.notify_all()
 
     def _send(self, cmd: str) -> None:
         self.proc.popen.stdin.write(cmd.encode() + b"\n")
@@ -120,12 +106,6 @@ class FineProbe:
             self.on_seconds += time.monotonic() - self.on_since
             self.cpu_ticks += self._ticks() - self._ticks0
             self.on_since = None
-
-    def samples(self, since: float | None = None, until: float | None = None) -> list[Sample]:
-        with self._cond:
-            out = list(self._samples)
-        return [s for s in out if (since is None or s.end >= since) and
-                (until is None or s.start <= until)]
 
     def first(self, outcome: str, since: float) -> Sample | None:
         """The request answered by ``outcome`` that completed first at or after ``since``."""

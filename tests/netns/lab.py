@@ -420,21 +420,15 @@ class Sample:
         return self.outcome.startswith("node-")
 
 
-class Poller:
-    """Requests ``url`` from node C every ``interval`` (10 ms) with a short timeout.
+class SampleStream:
+    """The requests of a client subprocess that prints one "start end outcome" line per request
+    (times are ``time.monotonic()`` values), collected by a reader thread as ``Sample``s."""
 
-    Each request is a new TCP connection; the subprocess streams one line per request and a reader
-    thread collects them as ``Sample``s. Times are ``time.monotonic()`` values."""
-
-    def __init__(self, lab: "Lab", client: Node, host: str = VIP, port: int = 80, path: str = "/",
-                 interval: float = 0.01, timeout: float = 0.2):
-        self.host, self.interval, self.timeout = host, interval, timeout
+    def _read_from(self, proc: "Proc") -> None:
+        self.proc = proc
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self.proc = client.popen("python3", "-u", "-c", _POLLER_SRC, host, str(port), path,
-                                 str(interval), str(timeout), name=f"poller@{client.label}",
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -448,14 +442,28 @@ class Poller:
                 self._samples.append(s)
                 self._cond.notify_all()
 
-    def stop(self) -> None:
-        self.proc.stop(timeout=2)
-
     def samples(self, since: float | None = None, until: float | None = None) -> list[Sample]:
         with self._lock:
             out = list(self._samples)
         return [s for s in out if (since is None or s.end >= since) and
                 (until is None or s.start <= until)]
+
+
+class Poller(SampleStream):
+    """Requests ``url`` from node C every ``interval`` (10 ms) with a short timeout.
+
+    Each request is a new TCP connection; the subprocess streams one line per request and a reader
+    thread collects them as ``Sample``s. Times are ``time.monotonic()`` values."""
+
+    def __init__(self, lab: "Lab", client: Node, host: str = VIP, port: int = 80, path: str = "/",
+                 interval: float = 0.01, timeout: float = 0.2):
+        self.host, self.interval, self.timeout = host, interval, timeout
+        self._read_from(client.popen("python3", "-u", "-c", _POLLER_SRC, host, str(port), path,
+                                     str(interval), str(timeout), name=f"poller@{client.label}",
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=2)
 
     def last(self) -> Sample | None:
         with self._lock:
