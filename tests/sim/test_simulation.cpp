@@ -129,6 +129,17 @@ void check_one_master(const SimLan& lan, int expected) {
   CHECK(lan.vip_holders() == masters);
 }
 
+// A lossless group started within 2 s and left 15 s to settle: returns its master, which must be
+// the best router and the only VIP holder.
+int settle_lossless(SimLan& lan, const Config& c) {
+  random_links(lan, 0.0);
+  for (int i = 0; i < c.nodes; ++i) lan.start(i, T0 + between(lan.rng(), 0us, 2s));
+  lan.run_until(T0 + 15s);
+  const int master = best(lan, live(lan));
+  check_one_master(lan, master);
+  return master;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -221,11 +232,7 @@ TEST_CASE(
     c.fast_preempt = coin(rng);
     if (c.nodes == 2 && coin(rng)) c.group_size = 2;
     SimLan lan = build(seed, c);
-    random_links(lan, 0.0);
-    for (int i = 0; i < c.nodes; ++i) lan.start(i, T0 + between(lan.rng(), 0us, 2s));
-    lan.run_until(T0 + 15s);
-    const int old = best(lan, live(lan));
-    check_one_master(lan, old);
+    const int old = settle_lossless(lan, c);
     const TimePoint crash = lan.now() + between(lan.rng(), 0us, c.interval);
     lan.crash(old, crash);
     lan.run_until(crash);
@@ -258,11 +265,7 @@ TEST_CASE(
     Config c = random_config(rng, 3, 30);
     c.fast_preempt = coin(rng);
     SimLan lan = build(seed, c);
-    random_links(lan, 0.0);
-    for (int i = 0; i < c.nodes; ++i) lan.start(i, T0 + between(lan.rng(), 0us, 2s));
-    lan.run_until(T0 + 15s);
-    const int old = best(lan, live(lan));
-    check_one_master(lan, old);
+    const int old = settle_lossless(lan, c);
     const TimePoint resign = lan.now() + between(lan.rng(), 0us, c.interval);
     // Shutdown and entering Fault both resign with priority 0 (DESIGN.md §4).
     if (coin(rng)) {
@@ -296,12 +299,8 @@ TEST_CASE("a two-node group takes over within the link delay [DESIGN.md §4 two-
     c.group_size = 2;
     c.fast_preempt = coin(rng);
     SimLan lan = build(seed, c);
-    random_links(lan, 0.0);
-    for (int i = 0; i < c.nodes; ++i) lan.start(i, T0 + between(lan.rng(), 0us, 2s));
-    lan.run_until(T0 + 15s);
-    const int old = best(lan, live(lan));
+    const int old = settle_lossless(lan, c);
     const int other = 1 - old;
-    check_one_master(lan, old);
     const TimePoint when = lan.now() + between(lan.rng(), 0us, c.interval);
     const int how = uniform(rng, 0, 2);
     if (how == 0) lan.inject(old, event::Shutdown{}, when);
@@ -371,11 +370,7 @@ TEST_CASE(
     Config c = random_config(rng, 3, 30);
     c.fast_preempt = true;
     SimLan lan = build(seed, c);
-    random_links(lan, 0.0);
-    for (int i = 0; i < c.nodes; ++i) lan.start(i, T0 + between(lan.rng(), 0us, 2s));
-    lan.run_until(T0 + 15s);
-    const int old = best(lan, live(lan));
-    check_one_master(lan, old);
+    const int old = settle_lossless(lan, c);
     std::vector<int> rest;
     for (int i = 0; i < c.nodes; ++i) {
       if (i != old) rest.push_back(i);
@@ -415,11 +410,7 @@ TEST_CASE(
     c.group_size = c.nodes == 2 && coin(rng) ? 2 : 0;
     c.fast_preempt = true;
     SimLan lan = build(seed, c);
-    random_links(lan, 0.0);
-    for (int i = 0; i < c.nodes; ++i) lan.start(i, T0 + between(lan.rng(), 0us, 2s));
-    lan.run_until(T0 + 15s);
-    const int best_node = best(lan, live(lan));
-    check_one_master(lan, best_node);
+    const int best_node = settle_lossless(lan, c);
     // Its proxy dies: FAULT, another router takes over and advertises.
     lan.inject(best_node, event::FaultRaised{Reason::Fault, "check failed"}, lan.now());
     lan.run_until(lan.now() + 2 * worst_master_down(c));

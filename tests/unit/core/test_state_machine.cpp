@@ -121,6 +121,16 @@ StateMachine master(InstanceParams p) {
   return sm;
 }
 
+// A master whose check failed at kFaultAt (FAULT), then heard kPeer advertise `peer` 1 ms later.
+const TimePoint kFaultAt = t0 + 9s;
+StateMachine faulted_hearing(InstanceParams p, std::uint8_t peer) {
+  StateMachine sm = master(std::move(p));
+  sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, kFaultAt);
+  sm.handle(advert(peer), kFaultAt + 1ms);
+  REQUIRE(sm.state() == State::Fault);
+  return sm;
+}
+
 }  // namespace
 
 // --- Initialize ------------------------------------------------------------------------------
@@ -732,11 +742,8 @@ TEST_CASE(
     "[fsm][preempt][two-node]") {
   InstanceParams p = params(150);
   p.group_size = 2;
-  StateMachine sm = master(p);
-  const TimePoint t = t0 + 9s;
-  sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t);
-  sm.handle(advert(100), t + 1ms);  // the peer took over; heard while in FAULT
-  REQUIRE(sm.state() == State::Fault);
+  StateMachine sm = faulted_hearing(p, 100);  // the peer took over; heard while in FAULT
+  const TimePoint t = kFaultAt;
   // nginx is back 0.7 s later, long before the peer's next advert (1 s interval).
   const Actions back = sm.handle(event::FaultCleared{"check nginx-pid ok"}, t + 700ms);
   CHECK(sm.state() == State::Master);
@@ -753,10 +760,8 @@ TEST_CASE("recovery: with fast preempt in a larger group the known lower master 
           "[fsm][preempt]") {
   InstanceParams p = params(150);
   p.fast_preempt = true;
-  StateMachine sm = master(p);
-  const TimePoint t = t0 + 9s;
-  sm.handle(event::FaultRaised{Reason::Fault, "check nginx-pid failed"}, t);
-  sm.handle(advert(100), t + 1ms);
+  StateMachine sm = faulted_hearing(p, 100);
+  const TimePoint t = kFaultAt;
   const Actions back = sm.handle(event::FaultCleared{"check nginx-pid ok"}, t + 700ms);
   CHECK(sm.state() == State::Backup);
   CHECK(armed(back, Timer::MasterDown) == t + 700ms + sm.skew_time());
@@ -771,11 +776,8 @@ TEST_CASE(
     "[fsm][preempt]") {
   auto faulted = [](InstanceParams p, std::uint8_t peer, Duration heard_before_clear) {
     p.group_size = 2;
-    StateMachine sm = master(p);
-    const TimePoint t = t0 + 9s;
-    sm.handle(event::FaultRaised{Reason::Fault, "check failed"}, t);
-    sm.handle(advert(peer), t + 1ms);
-    const TimePoint clear = t + 1ms + heard_before_clear;
+    StateMachine sm = faulted_hearing(p, peer);
+    const TimePoint clear = kFaultAt + 1ms + heard_before_clear;
     const Actions back = sm.handle(event::FaultCleared{"check ok"}, clear);
     CHECK(sm.state() == State::Backup);
     CHECK(armed(back, Timer::MasterDown) == clear + sm.master_down_interval());
