@@ -2,7 +2,6 @@
 #include "app/connection_reset.h"
 
 #include <pthread.h>
-#include <sched.h>
 
 namespace vipd::app {
 
@@ -28,10 +27,8 @@ void ResetWorker::submit(std::vector<vrrp::IpAddress> addresses, Done done) {
 }
 
 void ResetWorker::work() {
-  // A thread inherits its creator's scheduling policy. Whatever the loop thread runs at, a reset
-  // (kernel work for every socket) must never compete with it at real-time priority.
-  const sched_param normal{};
-  pthread_setschedparam(pthread_self(), SCHED_OTHER, &normal);
+  // Runs SCHED_OTHER even when the loop thread is real-time: apply_realtime_priority() sets
+  // SCHED_RESET_ON_FORK, so no thread created from the loop inherits the real-time policy.
   pthread_setname_np(pthread_self(), "vipd-reset");
   for (;;) {
     Job job;
