@@ -168,6 +168,11 @@ class Pair:
         self.preempt = preempt
         self.vd_a = lab.start_vipd(a, checks_config(a, self.ng_a, 150, preempt=preempt,
                                                     rise=rise_a, advert=advert))
+        if not preempt and wait_master:
+            # Without preempt the first master keeps the VIP: A must win the start-up election,
+            # so B starts once A is MASTER (else B wins whenever A's checks come up a few ms
+            # late on a loaded machine, and A never takes over).
+            wait_state(a, "MASTER", 10)
         self.vd_b = lab.start_vipd(b, checks_config(b, self.ng_b, 100, preempt=preempt,
                                                     advert=advert))
         self.poller = None
