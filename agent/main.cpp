@@ -10,7 +10,7 @@
 
 #include "app/agent.h"
 #include "app/cli_status.h"
-#include "config.h"
+#include "config/config.h"
 
 #ifndef VIPD_VERSION
 #define VIPD_VERSION "0.0.0"

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "config.h"
+#include "config/config.h"
 
 namespace vipd::checks {
 

@@ -15,7 +15,7 @@
 #include "app/realtime.h"
 #include "app/stats.h"
 #include "checks/runner.h"
-#include "config.h"
+#include "config/config.h"
 #include "exporters/api_server.h"
 #include "exporters/metrics.h"
 #include "exporters/snapshot.h"

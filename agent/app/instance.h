@@ -13,7 +13,7 @@
 #include "app/connection_reset.h"
 #include "app/event_loop.h"
 #include "app/stats.h"
-#include "config.h"
+#include "config/config.h"
 #include "net/garp.h"
 #include "net/vip_manager.h"
 #include "net/vrrp_socket.h"

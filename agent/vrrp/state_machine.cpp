@@ -498,10 +498,6 @@ bool StateMachine::may_preempt(TimePoint now) const {
   return params_.preempt && now >= started_at_ + params_.preempt_delay;
 }
 
-}  // namespace vipd::vrrp
-
-namespace vipd::vrrp {
-
 // --- Extensions: drain, make-before-break, two-node group guard ------------------------------
 
 void StateMachine::on(const event::DrainRequested& req, TimePoint now, Actions& out) {

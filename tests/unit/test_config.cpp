@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "config.h"
+#include "config/config.h"
 
 using vipd::config::Diagnostic;
 using vipd::config::LoadResult;

@@ -4,9 +4,10 @@
 #include <map>
 #include <utility>
 
-#include "config_sections.h"
+#include "config/sections.h"
 
-namespace vipd::config::detail {
+namespace vipd::config {
+namespace detail {
 namespace {
 
 struct TypeInfo {
@@ -232,19 +233,7 @@ void read_checks(const toml::array& arr, Config& cfg, std::vector<CheckMeta>& ch
   }
 }
 
-void validate_relations(const Config& cfg, const std::vector<CheckMeta>& check_meta, Diags& diags) {
-  for (std::size_t i = 0; i < cfg.checks.size(); ++i) {
-    if (!check_meta[i].tracked && !cfg.instances.empty()) {
-      diags.warning(check_meta[i].name_pos, "check '" + cfg.checks[i].name +
-                                                "' is not tracked by any instance (it runs, "
-                                                "but changes no priority)");
-    }
-  }
-}
-
-}  // namespace vipd::config::detail
-
-namespace vipd::config {
+}  // namespace detail
 
 std::string_view to_string(CheckType type) {
   for (const auto& t : detail::check_types())

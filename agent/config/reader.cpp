@@ -3,7 +3,7 @@
 #include <cctype>
 #include <charconv>
 
-#include "config_detail.h"
+#include "config/reader.h"
 #include "vrrp/ip_address.h"
 
 namespace vipd::config {

@@ -1,9 +1,10 @@
-// Internal to the config loader: the readers of the [[check]] and [[instance]] sections.
+// Internal to the config loader: the readers of the [agent], [[check]] and [[instance]] sections
+// (one *_section.cpp each) and the cross-section relations (relations.cpp).
 #pragma once
 
 #include <vector>
 
-#include "config_detail.h"
+#include "config/reader.h"
 
 namespace vipd::config::detail {
 
@@ -13,6 +14,8 @@ struct CheckMeta {
   bool tracked = false;
 };
 
+/// Reads the [agent] table (defaults when absent).
+void read_agent(const toml::table& root, Config& cfg, Diags& diags);
 /// Reads every [[check]] into cfg.checks (only the valid ones) and check_meta.
 void read_checks(const toml::array& arr, Config& cfg, std::vector<CheckMeta>& check_meta,
                  Diags& diags);

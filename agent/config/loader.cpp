@@ -1,8 +1,7 @@
-// vipd.toml loader: parses with toml++, reads every section of DESIGN.md §3, validates each value
-// and the relationships between them, and reports every problem with its FILE:LINE:COL.
-#include "config.h"
-
-#include <unistd.h>
+// vipd.toml loader: parses with toml++, hands each section of DESIGN.md §3 to its reader
+// (*_section.cpp), then the cross-section relations (relations.cpp), and reports every problem
+// with its FILE:LINE:COL.
+#include "config/config.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -10,76 +9,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "config_detail.h"
-#include "config_sections.h"
+#include "config/reader.h"
+#include "config/sections.h"
 
 namespace vipd::config {
 namespace {
-
-std::string default_node_name() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "vipd";
-  return buf;
-}
-
-void read_agent(const toml::table& root, Config& cfg, detail::Diags& diags) {
-  cfg.agent.node_name = default_node_name();
-  const auto* n = root.get("agent");
-  if (!n) return;
-  const auto* tbl = n->as_table();
-  if (!tbl) {
-    diags.error(diags.pos(*n), "'agent' must be a table ([agent]), not " +
-                                   std::string(detail::type_phrase(n->type())));
-    return;
-  }
-  detail::TableReader r(*tbl, "[agent]", diags);
-  r.reject_unknown(
-      {"node_name", "api_listen", "log_level", "api_token_file", "state_dir", "realtime_priority"});
-  // SCHED_RR priorities are 1..99 (sched(7)); 0 turns real-time scheduling off.
-  r.integer_as("realtime_priority", 0, 99, cfg.agent.realtime_priority);
-  std::string node_name;
-  if (r.string("node_name", node_name)) {
-    if (node_name.empty()) {
-      diags.error(r.pos_of("node_name"),
-                  "'node_name' must not be empty (omit it to use the "
-                  "host name)");
-    } else {
-      cfg.agent.node_name = node_name;
-    }
-  }
-  std::string listen;
-  if (r.string("api_listen", listen)) {
-    const auto problem = listen.empty() ? std::string() : detail::validate_host_port(listen);
-    if (!problem.empty()) {
-      diags.error(r.pos_of("api_listen"), "invalid api_listen \"" + listen + "\": " + problem +
-                                              " (e.g. \"127.0.0.1:9555\"; \"\" disables the "
-                                              "listener)");
-    } else {
-      cfg.agent.api_listen = listen;
-    }
-  }
-  for (const auto& [key, field] : {std::pair{"api_token_file", &cfg.agent.api_token_file},
-                                   {"state_dir", &cfg.agent.state_dir}}) {
-    std::string path;
-    if (!r.string(key, path)) continue;
-    if (!path.empty() && path.front() != '/')
-      diags.error(r.pos_of(key), "'" + std::string(key) + "' must be an absolute path");
-    else
-      *field = path;
-  }
-  std::string level;
-  if (r.string("log_level", level)) {
-    static const std::vector<std::string_view> kLevels = {"trace", "debug", "info", "warn",
-                                                          "error"};
-    if (std::find(kLevels.begin(), kLevels.end(), level) == kLevels.end()) {
-      diags.error(r.pos_of("log_level"), "invalid log_level \"" + level +
-                                             "\": expected trace, debug, info, warn or error" +
-                                             detail::did_you_mean(level, kLevels));
-    } else {
-      cfg.agent.log_level = level;
-    }
-  }
-}
 
 /// The array of tables under `key` ([[instance]] / [[check]]), or nullptr (reported).
 const toml::array* array_of_tables(const toml::table& root, std::string_view key,
@@ -101,7 +35,7 @@ LoadResult load_table(const toml::table& root, std::string path, detail::Diags& 
   cfg.path = std::move(path);
   detail::TableReader top(root, "the top-level table", diags);
   top.reject_unknown({"agent", "instance", "check"});
-  read_agent(root, cfg, diags);
+  detail::read_agent(root, cfg, diags);
   // Checks first, so that instances can resolve their `track` entries.
   std::vector<detail::CheckMeta> check_meta;
   if (const auto* arr = array_of_tables(root, "check", diags)) {
@@ -161,10 +95,6 @@ LoadResult load_file(const std::filesystem::path& path) {
   }
   return load_string(text.str(), name);
 }
-
-}  // namespace vipd::config
-
-namespace vipd::config {
 
 bool soft_change_only(const Instance& current, const Instance& next) {
   Instance soft = current;

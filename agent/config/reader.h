@@ -1,5 +1,5 @@
 // Internal to the config loader: diagnostics sink, typed table reader, duration and name helpers.
-// Not a public header: only agent/config*.cpp include it (it pulls in toml++).
+// Not a public header: only agent/config/*.cpp include it (it pulls in toml++).
 #pragma once
 
 #include <toml++/toml.h>
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
+#include "config/config.h"
 
 namespace vipd::config::detail {
 

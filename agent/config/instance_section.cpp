@@ -4,7 +4,7 @@
 #include <map>
 #include <tuple>
 
-#include "config_sections.h"
+#include "config/sections.h"
 
 namespace vipd::config::detail {
 namespace {
