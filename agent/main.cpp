@@ -9,7 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/agent.h"
-#include "app/cli_status.h"
+#include "cli/status_client.h"
 #include "config/config.h"
 
 #ifndef VIPD_VERSION
@@ -104,8 +104,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*check) return cmd_check(config_path);
-  if (*status) return vipd::app::cli_status(url, json);
-  if (*drain) return vipd::app::cli_drain(url, token_file, instance, true, wait);
-  if (*undrain) return vipd::app::cli_drain(url, token_file, instance, false, 0);
+  if (*status) return vipd::cli::run_status(url, json);
+  if (*drain) return vipd::cli::run_drain(url, token_file, instance, true, wait);
+  if (*undrain) return vipd::cli::run_drain(url, token_file, instance, false, 0);
   return cmd_run(config_path);
 }

@@ -13,7 +13,7 @@
 #include <chrono>
 #include <string>
 
-#include "agent/app/cli_status.h"
+#include "cli/status_client.h"
 #include "exporters/api_server.h"
 #include "exporters/metrics.h"
 #include "exporters/status_json.h"
@@ -248,7 +248,7 @@ TEST_CASE("a POST without Content-Length is answered at once (no body), one with
 }
 
 TEST_CASE("vipd status renders a readable table", "[api][cli]") {
-  const auto table = app::render_status(exporters::status_json(sample()));
+  const auto table = cli::render_status(exporters::status_json(sample()));
   CHECK(table.find("instance web  VRID 51 on eth0") != std::string::npos);
   CHECK(table.find("state      MASTER") != std::string::npos);
   CHECK(table.find("why        master-down timer expired") != std::string::npos);
@@ -258,12 +258,12 @@ TEST_CASE("vipd status renders a readable table", "[api][cli]") {
   CHECK(table.find("loop thread SCHED_RR priority 10\n") != std::string::npos);
   auto refused = sample();
   refused.realtime = {10, "SCHED_OTHER", 0, "not permitted"};
-  CHECK(app::render_status(exporters::status_json(refused))
+  CHECK(cli::render_status(exporters::status_json(refused))
             .find("loop thread SCHED_OTHER  (realtime_priority 10 refused: not permitted)") !=
         std::string::npos);
 }
 
 TEST_CASE("vipd status says clearly when the agent is not reachable", "[api][cli]") {
   // Port 1 on loopback: nothing listens there.
-  CHECK(app::cli_status("http://127.0.0.1:1", false) == 2);
+  CHECK(cli::run_status("http://127.0.0.1:1", false) == 2);
 }

@@ -1,5 +1,5 @@
-// Human rendering of /status.
-#include "app/cli_status.h"
+// `vipd status` / `drain` / `undrain`: human rendering of /status and the API client.
+#include "cli/status_client.h"
 
 #include <httplib.h>
 
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-namespace vipd::app {
+namespace vipd::cli {
 namespace {
 
 std::string fmt_seconds(double s) {
@@ -97,7 +97,7 @@ std::string render_status(const nlohmann::json& s) {
   return out.str();
 }
 
-int cli_drain(const std::string& url, const std::string& token_file, const std::string& instance,
+int run_drain(const std::string& url, const std::string& token_file, const std::string& instance,
               bool drain, double wait) {
   std::signal(SIGPIPE, SIG_IGN);
   std::ifstream in(token_file);
@@ -153,7 +153,7 @@ int cli_drain(const std::string& url, const std::string& token_file, const std::
   return 1;
 }
 
-int cli_status(const std::string& url, bool json) {
+int run_status(const std::string& url, bool json) {
   std::signal(SIGPIPE, SIG_IGN);  // a client-only program must ignore SIGPIPE itself (DEPS.md §2)
   httplib::Client client(url);
   client.set_connection_timeout(std::chrono::milliseconds(1000));
@@ -184,4 +184,4 @@ int cli_status(const std::string& url, bool json) {
   return 0;
 }
 
-}  // namespace vipd::app
+}  // namespace vipd::cli
