@@ -1,19 +1,25 @@
 // PID check: pidfile -> pidfd_open -> the runner wakes on POLLIN when the process exits (no
 // polling loop); inotify on the pidfile's directory follows rewrites.
 //
-// Rules (every failure is immediate: the process is gone, a retry cannot bring it back):
+// Rules (a real death is immediate: the process is gone, a retry cannot bring it back):
 // - The pidfile names PID P. If P is the process already watched (nginx -s reload, HAProxy
-//   master re-exec, the same PID rewritten), nothing happens: no reopen, no down.
+//   master-worker USR2, the same PID rewritten), nothing happens: no reopen, no down.
 // - A new P (nginx binary upgrade writes the new master's PID) is adopted: pidfd_open(P), then
 //   /proc/P/stat's start time (field 22) is read and the pidfd is checked again, so the start time
 //   belongs to the process the pidfd holds. The old pidfd is dropped.
-// - The watched process exits: down, "process P exited". If the pidfile still holds the same
-//   content (same inode, mtime, size), P is never reopened: a process that later gets PID P is
-//   someone else (PID reuse). A rewrite of the pidfile lifts this.
-// - Pidfile missing, unreadable, empty or not a PID: down with the reason, except while a watched
-//   process is still alive: then a grace of `timeout` applies (nginx's binary upgrade renames
-//   nginx.pid to nginx.pid.oldbin before the new master writes nginx.pid; a truncate+write
-//   rewrite is briefly empty). After the grace it is down even though the process lives.
+// - The watched process exits:
+//   * the pidfile still holds the same content (same inode, mtime, size) naming the dead PID, or
+//     it is gone (nginx and HAProxy unlink it on a clean stop): down at once, "process P exited".
+//     P is never reopened from that content: a process that later gets P is someone else.
+//   * the pidfile names a new PID: adopted (as above) if it runs the same program (/proc/P/comm
+//     equal to the dead one's), so a reload that rewrote the file first never goes down.
+//   * the pidfile exists but is empty, garbled or rewritten with the dead PID: a reload is under
+//     way (classic HAProxy `-D -sf OLD` truncates the pidfile, signals OLD and writes the new PID
+//     ~6 ms later, issue 14): up for a grace of `timeout` while waiting for the new PID, down
+//     after.
+// - Pidfile missing, unreadable, empty or not a PID while the watched process is alive: the same
+//   grace (nginx's binary upgrade renames nginx.pid to nginx.pid.oldbin before the new master
+//   writes nginx.pid). After the grace it is down even though the process lives.
 // Limitation: a stale pidfile left by a crash before vipd started, whose PID now belongs to an
 // unrelated process, cannot be told apart without a name check; pair the PID check with an HTTP
 // check (docs/checks.md).
@@ -70,6 +76,20 @@ std::optional<std::uint64_t> start_time(pid_t pid) {
     s.remove_prefix(e);
   }
   return std::nullopt;
+}
+
+// /proc/PID/comm (the program name, readable without ptrace rights); "" when unreadable.
+std::string comm_of(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/comm";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[64];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n <= 0) return {};
+  std::string out(buf, static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 struct PidfileRead {
@@ -188,27 +208,46 @@ bool PidWatch::drain_events() {
 }
 
 std::optional<PidWatch::Clock::time_point> PidWatch::grace_deadline() const {
-  if (!bad_since_ || !tracked_) return std::nullopt;
+  if (!bad_since_ || (!tracked_ && !reload_)) return std::nullopt;
   return *bad_since_ + grace_;
 }
 
 ProbeResult PidWatch::evaluate(Clock::time_point now) {
   ensure_watch();
   std::string exited;
+  std::optional<FileId> exited_file;
   if (tracked_ && readable_now(tracked_->fd)) {
     gone_ = Gone{tracked_->pid, tracked_->file};
     exited = "process " + std::to_string(tracked_->pid) + " exited";
+    exited_file = tracked_->file;
+    reload_ = Reload{tracked_->pid, tracked_->comm};
     drop_tracked();
   }
 
   PidfileRead pf = read_pidfile(pidfile_);
-  if (!pf.pid) {
-    if (tracked_) {
+  const bool file_exists = pf.file.ino != 0;
+  // A reload is under way when the watched process exited and the pidfile still exists but was
+  // rewritten since it named that process (emptied, garbled, or not yet the new PID).
+  if (exited_file && !(file_exists && pf.file != *exited_file)) reload_.reset();
+  if (reload_ && !file_exists) reload_.reset();  // unlinked: a clean stop, not a reload
+
+  if (!pf.pid || (reload_ && *pf.pid == reload_->pid)) {
+    if (tracked_ || reload_) {
       if (!bad_since_) bad_since_ = now;
       if (now - *bad_since_ < grace_) return success();
-      return failure(pf.error + " (process " + std::to_string(tracked_->pid) +
-                     " still running; pidfile gone for " + millis_text(grace_) + ")");
+      const std::string what =
+          pf.pid ? "pidfile " + pidfile_ + " still names process " + std::to_string(*pf.pid)
+                 : pf.error;
+      if (tracked_) {
+        return failure(what + " (process " + std::to_string(tracked_->pid) +
+                       " still running; pidfile gone for " + millis_text(grace_) + ")");
+      }
+      const std::string dead = std::to_string(reload_->pid);
+      reload_.reset();
+      return failure("process " + dead + " exited; " + what + " (no new PID within " +
+                     millis_text(grace_) + ")");
     }
+    bad_since_.reset();
     return failure(exited.empty() ? pf.error : exited + "; " + pf.error);
   }
   bad_since_.reset();
@@ -228,6 +267,7 @@ ProbeResult PidWatch::evaluate(Clock::time_point now) {
   if (fd < 0) {
     const int err = errno;
     gone_ = Gone{pid, pf.file};
+    reload_.reset();
     if (err == ESRCH) {
       return failure((exited.empty() ? "" : exited + "; ") + "process " + std::to_string(pid) +
                      " from " + pidfile_ + " is not running");
@@ -235,16 +275,28 @@ ProbeResult PidWatch::evaluate(Clock::time_point now) {
     return failure("pidfd_open(" + std::to_string(pid) + "): " + errno_text(err));
   }
   const auto st = start_time(pid);
+  std::string comm = comm_of(pid);
   // Read after pidfd_open: if the pidfd is still not readable now, the process it holds was alive
-  // when /proc/PID/stat was read, so `st` describes that very process.
+  // when /proc/PID/stat and comm were read, so they describe that very process.
   if (!st || readable_now(fd)) {
     ::close(fd);
     gone_ = Gone{pid, pf.file};
+    reload_.reset();
     return failure("process " + std::to_string(pid) + " from " + pidfile_ + " exited");
   }
+  if (reload_ && !reload_->comm.empty() && comm != reload_->comm) {
+    // After a death, a new PID must be the same program (PID reuse guard).
+    ::close(fd);
+    gone_ = Gone{pid, pf.file};
+    const std::string was = reload_->comm;
+    reload_.reset();
+    return failure((exited.empty() ? "" : exited + "; ") + "process " + std::to_string(pid) +
+                   " from " + pidfile_ + " is '" + comm + "', not '" + was + "'");
+  }
   drop_tracked();
-  tracked_ = Tracked{pid, fd, *st, pf.file};
+  tracked_ = Tracked{pid, fd, *st, pf.file, std::move(comm)};
   gone_.reset();
+  reload_.reset();
   return success();
 }
 

@@ -46,7 +46,8 @@ std::unique_ptr<Probe> make_probe(const config::Check& check);
 class PidWatch {
  public:
   using Clock = std::chrono::steady_clock;
-  /// `grace`: how long a missing/garbled pidfile is tolerated while the watched process is alive.
+  /// `grace`: how long a missing/garbled pidfile is tolerated while the watched process is alive,
+  /// and how long a reload may take to write its new PID after the watched process exited.
   PidWatch(std::string pidfile, std::chrono::milliseconds grace);
   ~PidWatch();
   PidWatch(const PidWatch&) = delete;
@@ -77,6 +78,11 @@ class PidWatch {
     int fd = -1;
     std::uint64_t start_time = 0;  // /proc/PID/stat field 22, clock ticks since boot
     FileId file;
+    std::string comm;  // /proc/PID/comm, to check a reload's new PID runs the same program
+  };
+  struct Reload {  // the watched process exited while its pidfile was being rewritten
+    pid_t pid = 0;
+    std::string comm;
   };
   struct Gone {  // a PID we saw exit (or not running) and the pidfile version that named it
     pid_t pid = 0;
@@ -94,6 +100,7 @@ class PidWatch {
   int watch_ = -1;
   std::optional<Tracked> tracked_;
   std::optional<Gone> gone_;
+  std::optional<Reload> reload_;
   std::optional<Clock::time_point> bad_since_;
 };
 

@@ -10,7 +10,7 @@ PKGS=(
   # packaging and deployment tests (test_package, test_containers via tools/podman-setup.sh)
   debootstrap
   # lab: namespaces, real peers, capture
-  iproute2 nginx-light keepalived tcpdump tshark curl libcap2-bin python3 procps iputils-ping
+  iproute2 nginx-light keepalived haproxy tcpdump tshark curl libcap2-bin python3 procps iputils-ping
 )
 missing=()
 for p in "${PKGS[@]}"; do

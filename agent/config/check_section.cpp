@@ -14,13 +14,13 @@ struct TypeInfo {
   std::string_view name;
   CheckType type;
   std::vector<std::string_view> keys;  // keys only this type accepts
-  bool has_timeout;                    // the probe can hang: http, tcp, exec
+  bool has_timeout;  // http, tcp, exec: the probe's bound; pid: the reload grace (docs/checks.md)
 };
 
 const std::vector<TypeInfo>& check_types() {
   static const std::vector<TypeInfo> kTypes = {
       {"http", CheckType::Http, {"url", "expect_status", "expect_body", "tls_verify"}, true},
-      {"pid", CheckType::Pid, {"pidfile"}, false},
+      {"pid", CheckType::Pid, {"pidfile"}, true},
       {"tcp", CheckType::Tcp, {"address"}, true},
       {"exec", CheckType::Exec, {"command"}, true},
       {"file", CheckType::File, {"path"}, false},
@@ -219,7 +219,7 @@ void read_checks(const toml::array& arr, Config& cfg, std::vector<CheckMeta>& ch
       if (r.has("timeout") && !info->has_timeout) {
         diags.warning(r.pos_of("timeout"), "'timeout' has no effect on checks of type '" +
                                                std::string(info->name) + "'");
-      } else if (timeout_set && c.timeout >= c.interval) {
+      } else if (timeout_set && c.timeout >= c.interval && c.type != CheckType::Pid) {
         diags.warning(r.pos_of("timeout"),
                       "check '" + c.name + "': timeout (" + format_duration(c.timeout) +
                           ") is not shorter than interval (" + format_duration(c.interval) +

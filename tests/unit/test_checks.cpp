@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -720,6 +721,154 @@ TEST_CASE("pid: follows rewrites, tolerates a brief gap, never reopens an exited
   CHECK(r.error == "process " + std::to_string(b) + " exited (pidfile not rewritten since)");
   ::waitpid(b, nullptr, 0);
   CHECK(w.pidfd() == -1);
+  CHECK(no_children());
+}
+
+// Forks a child that renames itself (/proc/PID/comm) and sleeps: another program, as far as the
+// pid check's PID-reuse guard can tell.
+pid_t spawn_named(const char* name) {
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_NAME, name);
+    ::close(ready[0]);
+    (void)!::write(ready[1], "x", 1);
+    for (;;) ::pause();
+  }
+  REQUIRE(pid > 0);
+  ::close(ready[1]);
+  char c = 0;
+  REQUIRE(::read(ready[0], &c, 1) == 1);  // the name is set before the parent looks at it
+  ::close(ready[0]);
+  return pid;
+}
+
+TEST_CASE("pid: classic HAProxy reload (truncate, old exits, new PID later) never goes down",
+          "[checks][pid]") {
+  TempDir dir;
+  const auto pidfile = dir.file("haproxy.pid");
+  const pid_t old_pid = spawn_sleeper();
+  write_file(pidfile, std::to_string(old_pid) + "\n");
+  PidWatch w(pidfile, milliseconds(100));
+  auto now = Clock::now();
+  REQUIRE(w.evaluate(now).ok);
+
+  // haproxy -sf OLD: the new process truncates the pidfile, signals OLD, OLD exits at once.
+  write_file(pidfile, "");
+  CHECK(w.evaluate(now).ok);  // the old one still runs: the pidfile grace
+  ::kill(old_pid, SIGKILL);
+  pollfd p{w.pidfd(), POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 2000) == 1);
+  auto r = w.evaluate(now + milliseconds(5));
+  CHECK(r.ok);  // a reload under way: the file was rewritten since it named OLD
+  CHECK(w.pid() == 0);
+  REQUIRE(w.grace_deadline().has_value());
+  CHECK(*w.grace_deadline() == now + milliseconds(100));  // one grace, not restarted
+  ::waitpid(old_pid, nullptr, 0);
+
+  // ~6 ms later the new PID is written: adopted (same program), still up.
+  const pid_t new_pid = spawn_sleeper();
+  write_file(pidfile, std::to_string(new_pid) + "\n");
+  r = w.evaluate(now + milliseconds(11));
+  CHECK(r.ok);
+  CHECK(w.pid() == new_pid);
+  CHECK_FALSE(w.grace_deadline().has_value());
+
+  // A real death afterwards (pidfile untouched) is still immediate.
+  ::kill(new_pid, SIGKILL);
+  p = {w.pidfd(), POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 2000) == 1);
+  r = w.evaluate(now + milliseconds(12));
+  CHECK_FALSE(r.ok);
+  CHECK(r.immediate);
+  CHECK(r.error == "process " + std::to_string(new_pid) + " exited");
+  ::waitpid(new_pid, nullptr, 0);
+  CHECK(no_children());
+}
+
+TEST_CASE("pid: a reload that never writes a new PID goes down when the grace ends",
+          "[checks][pid]") {
+  TempDir dir;
+  const auto pidfile = dir.file("haproxy.pid");
+  const pid_t a = spawn_sleeper();
+  write_file(pidfile, std::to_string(a) + "\n");
+  PidWatch w(pidfile, milliseconds(100));
+  const auto now = Clock::now();
+  REQUIRE(w.evaluate(now).ok);
+  kill_and_reap(a);
+  write_file(pidfile, "");  // emptied after the exit, before vipd looked
+  CHECK(w.evaluate(now).ok);
+  CHECK(w.evaluate(now + milliseconds(99)).ok);
+  const auto r = w.evaluate(now + milliseconds(100));
+  CHECK_FALSE(r.ok);
+  CHECK(r.immediate);
+  CHECK(r.error == "process " + std::to_string(a) + " exited; pidfile " + pidfile +
+                       " is empty (no new PID within 100ms)");
+  CHECK_FALSE(w.evaluate(now + milliseconds(200)).ok);  // and stays down
+}
+
+TEST_CASE("pid: a death with the pidfile untouched or unlinked is down at once", "[checks][pid]") {
+  TempDir dir;
+  const auto pidfile = dir.file("nginx.pid");
+  const pid_t a = spawn_sleeper();
+  write_file(pidfile, std::to_string(a) + "\n");
+  PidWatch w(pidfile, milliseconds(1000));
+  const auto now = Clock::now();
+  REQUIRE(w.evaluate(now).ok);
+
+  SECTION("untouched") {
+    kill_and_reap(a);
+    const auto r = w.evaluate(now);
+    CHECK_FALSE(r.ok);
+    CHECK(r.immediate);
+    CHECK(r.error == "process " + std::to_string(a) + " exited");
+    CHECK_FALSE(w.grace_deadline().has_value());
+  }
+  SECTION("unlinked (nginx and HAProxy remove it on a clean stop)") {
+    std::filesystem::remove(pidfile);
+    CHECK(w.evaluate(now).ok);  // still alive: the pidfile grace
+    kill_and_reap(a);
+    const auto r = w.evaluate(now + milliseconds(1));
+    CHECK_FALSE(r.ok);
+    CHECK(r.immediate);
+    CHECK(r.error.starts_with("process " + std::to_string(a) + " exited; pidfile " + pidfile));
+  }
+}
+
+TEST_CASE("pid: after a death, a new PID running another program is refused (PID reuse)",
+          "[checks][pid]") {
+  TempDir dir;
+  const auto pidfile = dir.file("haproxy.pid");
+  const pid_t a = spawn_named("haproxy");
+  write_file(pidfile, std::to_string(a) + "\n");
+  PidWatch w(pidfile, milliseconds(100));
+  const auto now = Clock::now();
+  REQUIRE(w.evaluate(now).ok);
+  write_file(pidfile, "");
+  kill_and_reap(a);
+  CHECK(w.evaluate(now).ok);
+  const pid_t other = spawn_named("not-haproxy");
+  write_file(pidfile, std::to_string(other) + "\n");
+  auto r = w.evaluate(now + milliseconds(5));
+  CHECK_FALSE(r.ok);
+  CHECK(r.immediate);
+  CHECK(r.error == "process " + std::to_string(other) + " from " + pidfile +
+                       " is 'not-haproxy', not 'haproxy'");
+  kill_and_reap(other);
+
+  // The same program is adopted.
+  const pid_t b = spawn_named("haproxy");
+  const pid_t c = spawn_named("haproxy");
+  write_file(pidfile, std::to_string(b) + "\n");
+  REQUIRE(w.evaluate(now).ok);
+  write_file(pidfile, "");
+  kill_and_reap(b);
+  CHECK(w.evaluate(now).ok);
+  write_file(pidfile, std::to_string(c) + "\n");
+  CHECK(w.evaluate(now + milliseconds(5)).ok);
+  CHECK(w.pid() == c);
+  kill_and_reap(c);
   CHECK(no_children());
 }
 

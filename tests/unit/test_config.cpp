@@ -340,8 +340,8 @@ TEST_CASE("config: broken configs report the exact position and message", "[conf
        "invalid address \"127.0.0.1\""},
       {"[[check]]\nname = \"c\"\ntype = \"file\"\npath = \"relative\"\n", 4, 8,
        "'path' must be an absolute path"},
-      {"[[check]]\nname = \"c\"\ntype = \"pid\"\npidfile = \"/p\"\ntimeout = \"1s\"\n", 5, 11,
-       "'timeout' has no effect on checks of type 'pid'", kWarning},
+      {"[[check]]\nname = \"c\"\ntype = \"file\"\npath = \"/p\"\ntimeout = \"1s\"\n", 5, 11,
+       "'timeout' has no effect on checks of type 'file'", kWarning},
       // Syntax.
       {"[[instance]]\nname = web\n", 2, 8, "TOML syntax error"},
   };
@@ -352,6 +352,18 @@ TEST_CASE("config: broken configs report the exact position and message", "[conf
     CHECK(has(r, c.line, c.col, c.message, c.severity));
     if (c.severity == kError) CHECK(!r.ok());
   }
+}
+
+TEST_CASE("config: a pid check's timeout is its reload grace, longer than interval allowed",
+          "[config]") {
+  const auto r = load(
+      "[[check]]\nname = \"c\"\ntype = \"pid\"\npidfile = \"/p\"\ninterval = \"1s\"\n"
+      "timeout = \"2s\"\n");
+  INFO(dump(r));
+  REQUIRE(r.ok());
+  for (const auto& d : r.diagnostics) CHECK(d.message.find("timeout") == std::string::npos);
+  REQUIRE(r.config->checks.size() == 1);
+  CHECK(r.config->checks[0].timeout == std::chrono::milliseconds(2000));
 }
 
 TEST_CASE("config: a file with several errors reports all of them, sorted", "[config]") {
