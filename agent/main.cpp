@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   std::string config_path = "/etc/vipd/vipd.toml";
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  bool version_flag = false;  // `vipd --version`, as operators type it (same as `vipd version`)
+  app.add_flag("-V,--version", version_flag, "print version and build information");
 
   auto* run = app.add_subcommand("run", "run the agent in the foreground (default)");
   run->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
@@ -98,7 +100,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*version) {
+  if (*version || version_flag) {
     std::cout << "vipd " << VIPD_VERSION << " (C++" << __cplusplus / 100 % 100 << ", "
               << __VERSION__ << ", built " << __DATE__ << ")\n";
     return 0;

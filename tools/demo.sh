@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The live failover demo (README's first command). Run as root on Debian 12:
-#   sudo tools/demo.sh [demo.py options: --keep, --speaker keepalived, --failover ..., --teardown]
+# The live failover demo (README's first command). Run on Debian 12, in a root shell or as a user
+# with sudo (it re-runs itself with sudo):
+#   tools/demo.sh [demo.py options: --keep, --speaker keepalived, --failover ..., --teardown]
 # Installs what is missing, builds vipd (Release, build-demo/), then runs tools/demo.py: two nginx
 # and two vipd in network namespaces, a client polling the VIP, a failover and a failback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
-  echo "demo.sh: needs root (network namespaces, raw sockets): sudo $0 $*" >&2
+  # Root is needed (network namespaces, raw sockets). A root-only Debian has no sudo: only a
+  # non-root user is sent through it, and only when it exists.
+  if command -v sudo >/dev/null 2>&1; then exec sudo -- "$0" "$@"; fi
+  echo "demo.sh: needs root (network namespaces, raw sockets) and sudo is not installed: run it in a root shell" >&2
   exit 1
 fi
 case " $* " in
