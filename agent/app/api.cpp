@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/agent.h"
+#include "app/drain_request.h"
 #include "exporters/status_json.h"
 
 namespace vipd::app {
@@ -221,17 +222,10 @@ exporters::Response Agent::drain_route(const exporters::Request& request, bool d
     return json_response(401, {{"error", "missing 'Authorization: Bearer TOKEN' header"}});
   if (!constant_time_equal(trim(auth->second.substr(7)), token))
     return json_response(403, {{"error", "wrong token"}});
-  std::string only;
-  if (!trim(request.body).empty()) {
-    try {
-      const auto body = nlohmann::json::parse(request.body);
-      if (body.contains("instance")) only = body.at("instance").get<std::string>();
-    } catch (const std::exception& e) {
-      return json_response(
-          400, {{"error",
-                 std::string("the body must be JSON like {\"instance\": \"web\"}: ") + e.what()}});
-    }
-  }
+  const auto parsed = parse_drain_body(request.body);
+  if (const auto* bad = std::get_if<DrainBodyError>(&parsed))
+    return json_response(400, {{"error", bad->reason}});
+  const std::string only = std::get<DrainTarget>(parsed).instance.value_or("");
   auto promise = std::make_shared<std::promise<exporters::Response>>();
   auto future = promise->get_future();
   loop_.post([this, promise, only, drain] {

@@ -7,7 +7,8 @@ recommended checks, each with its own state_dir and the same api_token_file; nod
 nothing (net.ipv4.ip_forward=0, the lab's default), so a request that reaches the node without the
 VIP fails. The client C requests http://198.18.0.100/ every 10 ms (timeout 200 ms).
 
-  1. POST /v1/drain without a token -> 401, with a wrong token -> 403 (curl inside A)
+  1. POST /v1/drain without a token -> 401, with a wrong token -> 403 (curl inside A); with the
+     token but a wrong-shaped body ({"instanc":"web"}, {}, [1,2,3], "web", ...) -> 400, no change
   2. `vipd drain --url http://127.0.0.1:9555 --token-file F --wait 5` inside A -> exit 0;
      B MASTER, A BACKUP with reason `drain` and /status drained: true; over the whole drain
      window the client saw 0 failed and 0 hung requests
@@ -31,11 +32,13 @@ URL = f"http://127.0.0.1:{API_PORT}"
 TOKEN = "s3cret-drain-token-0123456789"
 
 
-def post(node, path, token=None):
+def post(node, path, token=None, data=None):
     """(status, body) of `curl -X POST` inside the node."""
     argv = ["curl", "-s", "-m", "3", "-X", "POST", "-o", "-", "-w", "\n%{http_code}"]
     if token is not None:
         argv += ["-H", f"Authorization: Bearer {token}"]
+    if data is not None:
+        argv += ["--data-raw", data]
     r = node.run(*argv, URL + path, check=False)
     body, _, code = r.stdout.rpartition("\n")
     return int(code or 0), body
@@ -60,6 +63,14 @@ def body(lab):
     code, text = post(a, "/v1/undrain", token="")
     assert code in (401, 403), f"POST /v1/undrain with an empty token answered {code}: {text}"
     assert state(a) == "MASTER" and not inst(a)["drained"], "a refused request changed state"
+    # Issue 13: each of these answered 202 and drained every instance on the node.
+    for data in ('{"instanc":"web"}', "{}", "[1,2,3]", '"web"', '{"instance": ""}', "web"):
+        for path in ("/v1/drain", "/v1/undrain"):
+            code, text = post(a, path, token=TOKEN, data=data)
+            print(f"  {path} {data}: {code} {text.strip()}")
+            assert code == 400, f"POST {path} with body {data} answered {code}: {text}"
+            assert "instance" in text, f"the 400 does not say what shape is expected: {text}"
+    assert state(a) == "MASTER" and not inst(a)["drained"], "a refused body changed state"
 
     step("2. vipd drain --wait 5 inside A: B takes over, no request lost")
     t0 = time.monotonic()
