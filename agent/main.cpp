@@ -1,4 +1,4 @@
-// vipd: command line (run, check, status, version).
+// vipd: command line (run, check, cleanup, status, drain, version).
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/agent.h"
+#include "app/cleanup.h"
 #include "cli/status_client.h"
 #include "config/config.h"
 
@@ -35,6 +36,16 @@ int cmd_check(const std::string& path) {
   std::cout << path << ": the configuration is valid (" << result.config->instances.size()
             << " instance(s), " << result.config->checks.size() << " check(s))\n";
   return 0;
+}
+
+int cmd_cleanup(const std::string& path) {
+  const auto result = vipd::config::load_file(path);
+  if (!result.ok()) {
+    print_diagnostics(result);
+    std::cerr << path << ": the configuration has errors; no VIP removed\n";
+    return 1;
+  }
+  return vipd::app::cleanup_vips(*result.config, std::cout, std::cerr);
 }
 
 int cmd_run(const std::string& path) {
@@ -78,6 +89,9 @@ int main(int argc, char** argv) {
   run->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
   auto* check = app.add_subcommand("check", "validate the configuration (exit 1 on error)");
   check->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  auto* cleanup = app.add_subcommand(
+      "cleanup", "remove this configuration's VIPs (after a crash; the unit's ExecStopPost)");
+  cleanup->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
   auto* status = app.add_subcommand("status", "print the state of a running agent");
   std::string url = "http://127.0.0.1:9555";
   bool json = false;
@@ -106,6 +120,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*check) return cmd_check(config_path);
+  if (*cleanup) return cmd_cleanup(config_path);
   if (*status) return vipd::cli::run_status(url, json);
   if (*drain) return vipd::cli::run_drain(url, token_file, instance, true, wait);
   if (*undrain) return vipd::cli::run_drain(url, token_file, instance, false, 0);

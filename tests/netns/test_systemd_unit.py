@@ -108,6 +108,10 @@ def main() -> int:
         "ExecReload": "/bin/kill -HUP $MAINPID",
         "ExecStartPre": "/usr/sbin/vipd check -c /etc/vipd/vipd.toml",
         "Restart": "on-failure",
+        # Issue 13: no VIP outlives a killed vipd — removed as soon as the process is gone, and
+        # vipd back at once.
+        "ExecStopPost": "/usr/sbin/vipd cleanup -c /etc/vipd/vipd.toml",
+        "RestartSec": "0",
         # [agent] realtime_priority = 10 (the default) must be permitted: RLIMIT_RTPRIO, not
         # CAP_SYS_NICE, and no seccomp ban on SCHED_RR.
         "LimitRTPRIO": "10",

@@ -1,0 +1,17 @@
+// `vipd cleanup`: remove this configuration's VIPs from their interfaces. The systemd unit runs it
+// after vipd stops for any reason (ExecStopPost), so a VIP never outlives a killed vipd while the
+// peer takes over (issue 13).
+#pragma once
+
+#include <iosfwd>
+
+#include "config/config.h"
+
+namespace vipd::app {
+
+/// Removes every configured VIP that is on its instance's interface; prints one line per VIP
+/// removed to `out` and each failure to `err`. Exit code: 0 when nothing configured is left on
+/// an interface (an absent interface counts as clean), 1 when a removal failed.
+int cleanup_vips(const config::Config& config, std::ostream& out, std::ostream& err);
+
+}  // namespace vipd::app
