@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/reload_policy.h"
 #include "app/sd_notify.h"
 #include "net/interface.h"
 
@@ -428,7 +429,7 @@ void Agent::reload() {
       inst->shutdown();
     }
   }
-  const bool checks_changed = !config::same_checks(config_.checks, next.checks);
+  const bool checks_changed = !same_checks(config_.checks, next.checks);
   config_ = std::move(next);
   instances_ = std::move(kept);
   for (auto& inst : created) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/notify.h"
+#include "app/reload_policy.h"
 
 namespace vipd::app {
 namespace {
@@ -483,9 +484,7 @@ bool Instance::update(const config::Instance& cfg) {
   return true;
 }
 
-bool Instance::can_update(const config::Instance& cfg) const {
-  return config::soft_change_only(cfg_, cfg);
-}
+bool Instance::can_update(const config::Instance& cfg) const { return soft_change_only(cfg_, cfg); }
 
 void Instance::notify(vrrp::State state) {
   if (cfg_.notify.empty()) return;

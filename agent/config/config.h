@@ -137,14 +137,6 @@ struct LoadResult {
   [[nodiscard]] bool ok() const { return config.has_value(); }
 };
 
-/// True when `next` differs from the running `current` only in keys an instance applies in place
-/// on SIGHUP (priority, track, notify, garp, reset_connections; source positions never count) and
-/// keeps its role (owner or not): it then keeps its state and VIPs. Anything else needs a restart.
-bool soft_change_only(const Instance& current, const Instance& next);
-/// True when two [[check]] lists define the same checks in the same order (source positions never
-/// count): the running check runner, and what it knows, can stay.
-bool same_checks(const std::vector<Check>& a, const std::vector<Check>& b);
-
 /// Parses and validates a file. Reports every problem (not only the first) with its position.
 LoadResult load_file(const std::filesystem::path& path);
 /// Same, from text (for tests); `name` is used as FILE in diagnostics.

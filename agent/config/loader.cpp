@@ -96,23 +96,4 @@ LoadResult load_file(const std::filesystem::path& path) {
   return load_string(text.str(), name);
 }
 
-bool soft_change_only(const Instance& current, const Instance& next) {
-  Instance soft = current;
-  soft.priority = next.priority;
-  soft.track = next.track;
-  soft.notify = next.notify;
-  soft.garp = next.garp;
-  soft.reset_connections = next.reset_connections;  // read at each release
-  soft.pos = next.pos;
-  // Going to or from 255 changes the role (the owner is not weighted and preempts): restart.
-  return soft == next && (current.priority == 255) == (next.priority == 255);
-}
-
-bool same_checks(const std::vector<Check>& a, const std::vector<Check>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](Check x, const Check& y) {
-    x.pos = y.pos;
-    return x == y;
-  });
-}
-
 }  // namespace vipd::config
