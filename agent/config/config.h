@@ -124,11 +124,23 @@ struct Check {
   friend bool operator==(const Check&, const Check&) = default;
 };
 
+/// A sync group ([[group]], keepalived's vrrp_sync_group): its member instances change state
+/// together (docs/configuration.md#group).
+struct Group {
+  std::string name;
+  std::vector<std::string> instances;  // names of [[instance]] tables, at least one
+  std::vector<std::string> notify;     // argv; appended: group, state
+  SourcePos pos;
+
+  friend bool operator==(const Group&, const Group&) = default;
+};
+
 struct Config {
   std::string path;
   Agent agent;
   std::vector<Instance> instances;
   std::vector<Check> checks;
+  std::vector<Group> groups;
 };
 
 struct LoadResult {

@@ -34,7 +34,7 @@ LoadResult load_table(const toml::table& root, std::string path, detail::Diags& 
   Config cfg;
   cfg.path = std::move(path);
   detail::TableReader top(root, "the top-level table", diags);
-  top.reject_unknown({"agent", "instance", "check"});
+  top.reject_unknown({"agent", "instance", "check", "group"});
   detail::read_agent(root, cfg, diags);
   // Checks first, so that instances can resolve their `track` entries.
   std::vector<detail::CheckMeta> check_meta;
@@ -43,6 +43,9 @@ LoadResult load_table(const toml::table& root, std::string path, detail::Diags& 
   }
   if (const auto* arr = array_of_tables(root, "instance", diags)) {
     detail::read_instances(*arr, cfg, check_meta, diags);
+  }
+  if (const auto* arr = array_of_tables(root, "group", diags)) {
+    detail::read_groups(*arr, cfg, diags);
   }
   if (cfg.instances.empty() && !root.contains("instance")) {
     diags.warning(diags.file_pos(), "no [[instance]] is configured: vipd will manage no address");

@@ -22,6 +22,8 @@ void read_checks(const toml::array& arr, Config& cfg, std::vector<CheckMeta>& ch
 /// Reads every [[instance]]; resolves `track` against cfg.checks and marks them tracked.
 void read_instances(const toml::array& arr, Config& cfg, std::vector<CheckMeta>& check_meta,
                     Diags& diags);
+/// Reads every [[group]] (after the instances: members must name one).
+void read_groups(const toml::array& arr, Config& cfg, Diags& diags);
 /// Whole-file relationships that are left after both sections are read.
 void validate_relations(const Config& cfg, const std::vector<CheckMeta>& check_meta, Diags& diags);
 

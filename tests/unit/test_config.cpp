@@ -554,3 +554,69 @@ TEST_CASE("config: durations", "[config]") {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// [[group]] (sync groups, issue 14)
+
+namespace {
+std::string two_instances() {
+  return "[[instance]]\nname = \"outside\"\ninterface = \"eth0\"\nvrid = 51\n"
+         "vips = [\"198.18.0.100/24\"]\n\n"  // lines 1-5
+         "[[instance]]\nname = \"inside\"\ninterface = \"eth1\"\nvrid = 52\n"
+         "vips = [\"198.18.1.100/24\"]\n\n";  // lines 7-11, 12 empty
+}
+}  // namespace
+
+TEST_CASE("config: [[group]] names its member instances", "[config][group]") {
+  const auto r = load(two_instances() +
+                      "[[group]]\nname = \"edge\"\ninstances = [\"outside\", \"inside\"]\n"
+                      "notify = [\"/etc/vipd/group.sh\", \"x\"]\n");
+  INFO(dump(r));
+  REQUIRE(r.ok());
+  REQUIRE(r.config->groups.size() == 1);
+  const auto& g = r.config->groups[0];
+  CHECK(g.name == "edge");
+  CHECK(g.instances == std::vector<std::string>{"outside", "inside"});
+  CHECK(g.notify == std::vector<std::string>{"/etc/vipd/group.sh", "x"});
+  CHECK(g.pos.line == 13);
+}
+
+TEST_CASE("config: [[group]] errors carry their position", "[config][group]") {
+  struct Case {
+    std::string text;
+    std::uint32_t line, col;
+    std::string message;
+    Diagnostic::Severity severity = kError;
+  };
+  const std::vector<Case> cases = {
+      {"[[group]]\nname = \"g\"\ninstances = [\"outsde\", \"inside\"]\n", 15, 14,
+       "group 'g' names instance 'outsde', which no [[instance]] defines (did you mean "
+       "'outside'?)"},
+      {"[[group]]\nname = \"g\"\ninstances = [\"outside\"]\n[[group]]\nname = \"h\"\n"
+       "instances = [\"inside\", \"outside\"]\n",
+       18, 24, "instance 'outside' is already in group 'g'"},
+      {"[[group]]\nname = \"g\"\ninstances = [\"outside\"]\n[[group]]\nname = \"g\"\n"
+       "instances = [\"inside\"]\n",
+       17, 8, "group 'g' is defined twice (first on line 14)"},
+      {"[[group]]\nname = \"g\"\ninstances = []\n", 15, 13, "group 'g' lists no instances"},
+      {"[[group]]\nname = \"g\"\n", 13, 1, "instances"},
+      {"[[group]]\nname = \"g h\"\ninstances = [\"inside\"]\n", 14, 8,
+       "group name \"g h\" must be 1..64"},
+      {"[[group]]\nname = \"g\"\ninstances = [\"inside\"]\nnotify = [\"group.sh\"]\n", 16, 11,
+       "notify[0] must be an absolute path"},
+      {"[[group]]\nname = \"g\"\ninstances = [\"inside\"]\nmembers = 1\n", 16, 1,
+       "unknown key 'members'"},
+      {"[[group]]\nname = \"g\"\ninstances = [\"inside\"]\n", 15, 13, "group 'g' has one instance",
+       kWarning},
+  };
+  for (const auto& c : cases) {
+    const auto r = load(two_instances() + c.text);
+    INFO(c.text);
+    INFO(dump(r));
+    CHECK(has(r, c.line, c.col, c.message, c.severity));
+    if (c.severity == kError) CHECK(!r.ok());
+  }
+  const auto r = load("group = 1\n" + two_instances());
+  INFO(dump(r));
+  CHECK(has(r, 1, 9, "'group' must be an array of tables"));
+}
