@@ -12,6 +12,7 @@
 #include "app/cleanup.h"
 #include "cli/status_client.h"
 #include "config/config.h"
+#include "platform_linux.h"
 
 #ifndef VIPD_VERSION
 #define VIPD_VERSION "0.0.0"
@@ -65,7 +66,8 @@ int cmd_run(const std::string& path) {
   spdlog::set_level(spdlog::level::from_str(result.config->agent.log_level));
   spdlog::info("vipd {} starting on node {} with {}", VIPD_VERSION, result.config->agent.node_name,
                path);
-  vipd::app::Agent agent(std::move(*result.config), VIPD_VERSION);
+  vipd::LinuxPlatform platform;
+  vipd::app::Agent agent(std::move(*result.config), VIPD_VERSION, platform);
   if (!agent.prepare()) {
     spdlog::error("not starting: fix the problems above");
     return 1;

@@ -73,7 +73,10 @@ std::string render_status(const nlohmann::json& s) {
         << i["master_down_interval_ms"] << " ms\n";
     for (const auto& v : i.value("vips", nlohmann::json::array()))
       out << "  vip        " << str(v["address"])
-          << (v.value("present", false) ? "  present" : "  absent") << "\n";
+          << (!v.contains("present") || v["present"].is_null() ? "  unknown"
+              : v["present"].get<bool>()                       ? "  present"
+                                                               : "  absent")
+          << "\n";
     if (i.contains("fault") && !i["fault"].is_null())
       out << "  FAULT      " << str(i["fault"]) << "\n";
     if (i.value("drained", false)) out << "  DRAINED    (vipd undrain to undo)\n";

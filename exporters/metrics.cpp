@@ -163,8 +163,9 @@ void Metrics::update(const Snapshot& s) {
         .Set(i.state == "MASTER" ? 0 : i.master_last_seen_seconds.value_or(-1));
     for (const auto& [kind, count] : i.notices)
       set_counter(notices_.Add({{"instance", i.name}, {"kind", kind}}), static_cast<double>(count));
-    for (const auto& v : i.vips)
-      vip_present_.Add({{"instance", i.name}, {"address", v.address}}).Set(v.present ? 1 : 0);
+    for (const auto& v : i.vips)  // unknown (addresses unreadable): the last value stays
+      if (v.present)
+        vip_present_.Add({{"instance", i.name}, {"address", v.address}}).Set(*v.present ? 1 : 0);
     // Created at 0 before the first failover: a series that first appears with its first
     // observation in it is invisible to rate()/increase(), so the first failover would never
     // show in a dashboard or alert (Prometheus: "avoid missing metrics").

@@ -20,7 +20,8 @@ struct ContributionView {
 
 struct VipView {
   std::string address;  // "198.18.0.100/24"
-  bool present = false;
+  /// On the interface now; nullopt when the addresses could not be read ("unknown").
+  std::optional<bool> present;
 };
 
 struct TransitionCount {

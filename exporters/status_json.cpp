@@ -23,7 +23,8 @@ nlohmann::json status_json(const Snapshot& s) {
       contributions.push_back(
           {{"check", c.check}, {"weight", c.weight}, {"up", c.up}, {"applied", c.applied}});
     nlohmann::json vips = nlohmann::json::array();
-    for (const auto& v : i.vips) vips.push_back({{"address", v.address}, {"present", v.present}});
+    for (const auto& v : i.vips)
+      vips.push_back({{"address", v.address}, {"present", opt(v.present)}});
     nlohmann::json transitions = nlohmann::json::array();
     for (const auto& t : i.transitions)
       transitions.push_back(

@@ -10,7 +10,6 @@
 
 #include "app/reload_policy.h"
 #include "app/sd_notify.h"
-#include "net/interface.h"
 
 namespace vipd::app {
 namespace {
@@ -21,18 +20,25 @@ double unix_now() {
 
 }  // namespace
 
-Agent::Agent(config::Config config, std::string version)
+Agent::Agent(config::Config config, std::string version, Platform& platform)
     : config_(std::move(config)),
       version_(std::move(version)),
+      platform_(platform),
       loop_({SIGTERM, SIGINT, SIGHUP}),
-      metrics_(version_) {}
+      metrics_(version_),
+      drained_(config_.agent.state_dir) {
+  loop_.on_exception([this](const char* what) {
+    ++stats_.loop_exceptions;
+    spdlog::error("an event handler failed and was skipped (the agent keeps running): {}", what);
+  });
+}
 
 Agent::~Agent() {
   if (api_) api_->stop();
   if (runner_) runner_->stop();
   instances_.clear();
   for (auto& [name, link] : links_)
-    if (link->socket) loop_.remove_fd(link->socket->fd());
+    if (link->channel) loop_.remove_fd(link->channel->fd());
 }
 
 std::vector<vrrp::IpAddress> Agent::configured_vips() const {
@@ -42,31 +48,27 @@ std::vector<vrrp::IpAddress> Agent::configured_vips() const {
   return vips;
 }
 
-void Agent::attach(Link& link, const net::InterfaceInfo& info) {
-  // Throws (std::system_error with the fix in its text) when a socket cannot be opened.
-  if (link.socket) loop_.remove_fd(link.socket->fd());
-  link.socket.reset();
-  link.ifindex = info.index;
-  link.mac = info.mac;
-  link.primary_v4 = info.primary_v4;
-  link.socket = std::make_unique<net::VrrpSocket>(link.name, info.index,
-                                                  info.primary_v4.value_or(vrrp::IpAddress{}));
-  link.garp = std::make_unique<net::GarpSender>(info.index, info.mac);
+void Agent::attach(Link& link, const InterfaceFacts& facts) {
+  // Throws (with the fix in its text) when a socket cannot be opened.
+  if (link.channel) loop_.remove_fd(link.channel->fd());
+  link.channel.reset();
+  link.facts = facts;
+  link.channel = platform_.advert_channel(facts, facts.primary_v4.value_or(vrrp::IpAddress{}));
+  link.announcer = platform_.announcer(facts);
   Link* raw = &link;
-  loop_.add_fd(raw->socket->fd(), [this, raw] { on_readable(*raw); });
+  loop_.add_fd(raw->channel->fd(), [this, raw] { on_readable(*raw); });
 }
 
 Link* Agent::open_link(const std::string& name, std::vector<std::string>& errors) {
   if (auto it = links_.find(name); it != links_.end()) return it->second.get();
   std::string error;
   // Never pick one of our VIPs as the primary (advert source), e.g. a leftover from a crash.
-  auto info = net::lookup_interface(name, error, configured_vips());
+  auto info = platform_.lookup_interface(name, error, configured_vips());
   if (!info) {
     errors.push_back(error);
     return nullptr;
   }
   auto link = std::make_unique<Link>();
-  link->name = name;
   link->usable = info->usable();
   try {
     attach(*link, *info);
@@ -83,11 +85,12 @@ std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
                                                std::vector<std::string>& errors) {
   Link* link = open_link(cfg.interface, errors);
   if (!link) return nullptr;
-  if (!link->primary_v4 && !cfg.unicast_src) {
+  const auto& primary = link->facts.primary_v4;
+  if (!primary && !cfg.unicast_src) {
     // Was the only address one of our VIPs? Then the operator configured the node's own address
     // as a VIP (or the interface holds nothing but a leftover VIP): say that, not "no IPv4".
     std::string ignored;
-    const auto raw = net::lookup_interface(cfg.interface, ignored);
+    const auto raw = platform_.lookup_interface(cfg.interface, ignored, {});
     for (const auto& vip : cfg.vips) {
       if (raw && raw->primary_v4 && vip.address == *raw->primary_v4) {
         errors.push_back("instance " + cfg.name + ": VIP " + vip.to_string() +
@@ -105,14 +108,14 @@ std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
     return nullptr;
   }
   for (const auto& vip : cfg.vips) {
-    if (link->primary_v4 && vip.address == *link->primary_v4) {
+    if (primary && vip.address == *primary) {
       errors.push_back("instance " + cfg.name + ": VIP " + vip.to_string() +
                        " is this node's own address on " + cfg.interface +
                        "; a VIP must be an address that no node owns permanently");
       return nullptr;
     }
   }
-  auto inst = std::make_unique<Instance>(cfg, *link, loop_, *vip_manager_, stats_, resets_.get());
+  auto inst = std::make_unique<Instance>(cfg, *link, loop_, *vip_table_, stats_, resets_.get());
   inst->on_failover = [this](const std::string& name, double secs) {
     metrics_.observe_failover(name, secs);
   };
@@ -121,12 +124,12 @@ std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
 
 bool Agent::prepare() {
   std::vector<std::string> errors;
-  if (!net::has_capability(CAP_NET_RAW))
+  if (!platform_.has_capability(CAP_NET_RAW))
     errors.emplace_back(
         "missing capability CAP_NET_RAW: vipd needs it for the VRRP raw socket and gratuitous "
         "ARP. Run as root, or grant it: systemd AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW; "
         "docker/podman cap_add: [NET_ADMIN, NET_RAW]; or setcap cap_net_admin,cap_net_raw+ep vipd");
-  if (!net::has_capability(CAP_NET_ADMIN))
+  if (!platform_.has_capability(CAP_NET_ADMIN))
     errors.emplace_back(
         "missing capability CAP_NET_ADMIN: vipd needs it to add and remove the VIPs. Run as root, "
         "or grant it: systemd AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW; docker/podman "
@@ -136,15 +139,16 @@ bool Agent::prepare() {
     return false;
   }
   try {
-    vip_manager_ = std::make_unique<net::VipManager>();
-    resets_ = std::make_unique<ResetWorker>(loop_);
-    watcher_ = std::make_unique<net::NetlinkWatcher>(net::NetlinkWatcher::Handlers{
-        [this](const net::LinkEvent& e) { on_link_event(e); },
-        [this](const net::AddressEvent& e) { on_address_event(e); }, [this] { on_resync(); }});
+    vip_table_ = platform_.vip_table();
+    resets_ = std::make_unique<ResetWorker>(loop_, platform_.reset_connections());
+    watcher_ = platform_.watcher(Watcher::Handlers{
+        [this](const InterfaceFacts& e) { on_link_event(e); },
+        [this](const AddressEvent& e) { on_address_event(e); }, [this] { on_resync(); }});
   } catch (const std::exception& e) {
     spdlog::error("netlink: {}", e.what());
     return false;
   }
+  read_addresses();
   for (const auto& cfg : config_.instances) {
     if (auto inst = make_instance(cfg, errors)) instances_.push_back(std::move(inst));
   }
@@ -152,53 +156,67 @@ bool Agent::prepare() {
   return errors.empty();
 }
 
-void Agent::on_readable(Link& link) {
-  // Read everything queued; demultiplex by VRID (RFC 9568 §7.1: VRID must be configured on the
-  // receiving interface).
-  for (int i = 0; i < 256; ++i) {
-    auto packet = link.socket->receive();
-    if (!packet) break;
-    if (packet->payload.size() < 8) {
-      stats_.drop(vrrp::DropReason::Short);
-      continue;
-    }
-    // Our own adverts (unicast mode, or a looped copy) are not news.
-    if (link.primary_v4 && packet->source == *link.primary_v4) continue;
-    bool own = false;
-    for (const auto& inst : instances_)
-      if (&inst->link() == &link && inst->config().unicast_src &&
-          *inst->config().unicast_src == packet->source)
-        own = true;
-    if (own) continue;
-    const std::uint8_t vrid = packet->payload[1];
-    Instance* target = nullptr;
-    for (const auto& inst : instances_)
-      if (&inst->link() == &link && inst->config().vrid == vrid) target = inst.get();
-    if (!target) {
-      stats_.drop(vrrp::DropReason::UnknownVrid);
-      continue;
-    }
-    target->receive(*packet);
+void Agent::read_addresses() {
+  try {
+    addresses_ = vip_table_->addresses();
+  } catch (const std::exception& e) {
+    ++stats_.address_read_errors;
+    addresses_.reset();
+    spdlog::warn(
+        "cannot read the interface addresses ({}); /status shows the VIPs as unknown "
+        "until the next netlink event resync",
+        e.what());
   }
 }
 
-void Agent::on_link_event(const net::LinkEvent& event) {
+void Agent::on_readable(Link& link) {
+  // The instances on this interface, and this node's own advert sources on it.
+  std::vector<const vrrp::Receiver*> receivers;
+  std::vector<Instance*> targets;
+  std::vector<vrrp::IpAddress> own;
+  if (link.facts.primary_v4) own.push_back(*link.facts.primary_v4);
+  for (const auto& inst : instances_) {
+    if (&inst->link() != &link) continue;
+    receivers.push_back(&inst->receiver());
+    targets.push_back(inst.get());
+    if (inst->config().unicast_src) own.push_back(*inst->config().unicast_src);
+  }
+  for (int i = 0; i < 256; ++i) {
+    auto datagram = link.channel->receive();
+    if (!datagram) break;
+    const auto admission = vrrp::admit(*datagram, own, receivers);
+    switch (admission.outcome) {
+      case vrrp::Admission::Outcome::Own:
+        break;  // our own advert (unicast mode, or a looped copy): not news
+      case vrrp::Admission::Outcome::Dropped:
+        stats_.drop(admission.reason);
+        if (admission.vrid_matched) targets[admission.receiver]->refused(admission, *datagram);
+        break;
+      case vrrp::Admission::Outcome::Accepted:
+        targets[admission.receiver]->receive(admission, datagram->source);
+        break;
+    }
+  }
+}
+
+void Agent::on_link_event(const InterfaceFacts& event) {
   for (auto& [name, link] : links_) {
-    if (link->ifindex != event.ifindex && name != event.name) continue;
-    if (link->ifindex != event.ifindex && event.exists) {
-      // The interface came back under a new index: rebuild the socket and the GARP sender.
+    const int index = link->facts.index;
+    if (index != event.index && name != event.name) continue;
+    if (index != event.index && event.exists) {
+      // The interface came back under a new index: rebuild the channel and the announcer.
       std::string error;
-      auto info = net::lookup_interface(name, error, configured_vips());
+      auto info = platform_.lookup_interface(name, error, configured_vips());
       if (!info) continue;
       try {
         attach(*link, *info);
         spdlog::info("interface {} is back (index {})", name, info->index);
       } catch (const std::exception& e) {
         spdlog::error("interface {} is back but cannot be used: {}", name, e.what());
-        link->socket.reset();
+        link->channel.reset();
         continue;
       }
-    } else if (link->ifindex != event.ifindex) {
+    } else if (index != event.index) {
       continue;
     }
     const bool usable = event.usable();
@@ -216,19 +234,26 @@ void Agent::on_link_event(const net::LinkEvent& event) {
   }
 }
 
-void Agent::on_address_event(const net::AddressEvent& event) {
+void Agent::on_address_event(const AddressEvent& event) {
+  if (addresses_) {
+    if (event.added)
+      addresses_->insert({event.ifindex, event.prefix});
+    else
+      addresses_->erase({event.ifindex, event.prefix});
+  }
   if (event.added) return;
   for (auto& inst : instances_)
-    if (inst->link().ifindex == event.ifindex) inst->vip_removed(event.prefix);
+    if (inst->link().facts.index == event.ifindex) inst->vip_removed(event.prefix);
 }
 
 void Agent::on_resync() {
   spdlog::warn("netlink events were lost (receive buffer overrun): re-reading links and addresses");
+  read_addresses();
   for (auto& [name, link] : links_) {
     std::string error;
-    auto info = net::lookup_interface(name, error);
-    net::LinkEvent ev;
-    ev.ifindex = link->ifindex;
+    auto info = platform_.lookup_interface(name, error, {});
+    InterfaceFacts ev;
+    ev.index = link->facts.index;
     ev.name = name;
     ev.exists = info.has_value();
     if (info) {
@@ -257,30 +282,20 @@ void Agent::on_check_update(checks::CheckUpdate update) {
 
 void Agent::reweigh(Instance& instance) {
   std::vector<vrrp::TrackedCheck> tracked;
-  int delta = 0;
-  std::vector<vrrp::Contribution> file_contributions;
+  std::vector<vrrp::TrackedFile> files;
   for (const auto& t : instance.config().track) {
     const auto it = checks_.find(t.check);
-    const bool up = it != checks_.end() && it->second.seen && it->second.last.up;
+    const bool seen = it != checks_.end() && it->second.seen;
+    const bool up = seen && it->second.last.up;
     const auto type = std::find_if(config_.checks.begin(), config_.checks.end(),
-                                   [&](const config::Check& c) { return c.name == t.check; });
-    if (type != config_.checks.end() && type->type == config::CheckType::File) {
-      // keepalived track_file semantics: the number in the file times the weight; with weight 0
-      // a non-zero number puts the instance in FAULT (the maintenance knob).
-      const int value = (it != checks_.end() && it->second.seen) ? it->second.last.value : 0;
-      if (t.weight == 0) {
-        tracked.push_back({t.check, 0, value == 0 && up});
-      } else {
-        delta += value * t.weight;
-        file_contributions.push_back({t.check, t.weight, up, value * t.weight});
-      }
-      continue;
-    }
-    tracked.push_back({t.check, t.weight, up});
+                                   [&](const config::Check& k) { return k.name == t.check; });
+    // keepalived track_file: the number in the file (vrrp::weigh applies the rules).
+    if (type != config_.checks.end() && type->type == config::CheckType::File)
+      files.push_back({t.check, t.weight, up, seen ? it->second.last.value : 0});
+    else
+      tracked.push_back({t.check, t.weight, up});
   }
-  auto weighted = vrrp::weigh(instance.config().priority, tracked, delta);
-  for (auto& c : file_contributions) weighted.contributions.push_back(std::move(c));
-  instance.apply_weights(weighted);
+  instance.apply_weights(vrrp::weigh(instance.config().priority, tracked, 0, files));
 }
 
 void Agent::start_checks() {
@@ -336,13 +351,13 @@ int Agent::run() {
   for (auto& inst : instances_) reweigh(*inst);
   // A drain survives a restart (state_dir/drained): applied before the first election, so a
   // drained node that reboots never preempts the VIPs back.
-  load_drained();
+  drained_.load();
   for (auto& inst : instances_) apply_saved_drain(*inst);
   for (auto& inst : instances_) {
     spdlog::info(
         "instance {}: VRID {} on {} (index {}), priority {}, VRRPv{}, advert every {} ms, "
         "VIPs {}",
-        inst->config().name, inst->config().vrid, inst->link().name, inst->link().ifindex,
+        inst->config().name, inst->config().vrid, inst->link().facts.name, inst->link().facts.index,
         inst->config().priority, inst->config().version, inst->config().advert_interval.count(),
         inst->config().vips.size());
     inst->start();
@@ -361,7 +376,7 @@ void Agent::close_unused_links() {
       ++it;
       continue;
     }
-    if (it->second->socket) loop_.remove_fd(it->second->socket->fd());
+    if (it->second->channel) loop_.remove_fd(it->second->channel->fd());
     it = links_.erase(it);
   }
 }
@@ -431,6 +446,7 @@ void Agent::reload() {
   }
   const bool checks_changed = !same_checks(config_.checks, next.checks);
   config_ = std::move(next);
+  drained_.set_dir(config_.agent.state_dir);
   instances_ = std::move(kept);
   for (auto& inst : created) {
     Instance* raw = inst.get();

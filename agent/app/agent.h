@@ -1,17 +1,21 @@
-// The agent: owns the loop, the links (sockets per interface), the instances, the netlink
-// watcher and the check runner; handles signals (SIGTERM/SIGINT stop, SIGHUP reload).
+// The agent: owns the loop, the links (an advert channel and an announcer per interface), the
+// instances, the address set fed by netlink, the check runner and the API; handles signals
+// (SIGTERM/SIGINT stop, SIGHUP reload). Everything outside comes through the Platform's ports.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "app/api_routes.h"
 #include "app/connection_reset.h"
+#include "app/drained_store.h"
 #include "app/event_loop.h"
 #include "app/instance.h"
+#include "app/link.h"
+#include "app/ports.h"
 #include "app/realtime.h"
 #include "app/stats.h"
 #include "checks/runner.h"
@@ -19,9 +23,6 @@
 #include "exporters/api_server.h"
 #include "exporters/metrics.h"
 #include "exporters/snapshot.h"
-#include "net/interface.h"
-#include "net/netlink_watcher.h"
-#include "net/vip_manager.h"
 
 namespace vipd::app {
 
@@ -33,7 +34,7 @@ struct CheckStatus {
 
 class Agent {
  public:
-  Agent(config::Config config, std::string version);
+  Agent(config::Config config, std::string version, Platform& platform);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -44,30 +45,22 @@ class Agent {
   /// Runs until SIGTERM/SIGINT; returns the process exit code.
   int run();
 
-  // Read access for the API (loop thread only).
-  [[nodiscard]] const config::Config& config() const { return config_; }
-  [[nodiscard]] const std::vector<std::unique_ptr<Instance>>& instances() const {
-    return instances_;
-  }
-  [[nodiscard]] const std::map<std::string, CheckStatus>& checks() const { return checks_; }
-  [[nodiscard]] const AgentStats& stats() const { return stats_; }
-  [[nodiscard]] EventLoop& loop() { return loop_; }
-  [[nodiscard]] TimePoint started_at() const { return started_at_; }
-  [[nodiscard]] bool last_reload_ok() const { return last_reload_ok_; }
-  [[nodiscard]] double last_reload_unix() const { return last_reload_unix_; }
-  /// Everything the API shows (loop thread).
-  [[nodiscard]] exporters::Snapshot snapshot() const;
+  /// Everything the API shows (loop thread; never throws: unreadable addresses show as unknown).
+  [[nodiscard]] exporters::Snapshot snapshot();
 
  private:
+  class Api;  // the Controller the API routes call
   Link* open_link(const std::string& name, std::vector<std::string>& errors);
-  /// (Re)binds a link to the interface as it is now: index, MAC, primary, socket, GARP sender.
-  void attach(Link& link, const net::InterfaceInfo& info);
+  /// (Re)binds a link to the interface as it is now: facts, advert channel, announcer.
+  void attach(Link& link, const InterfaceFacts& facts);
   [[nodiscard]] std::vector<vrrp::IpAddress> configured_vips() const;
   void close_unused_links();
   void on_readable(Link& link);
-  void on_link_event(const net::LinkEvent& event);
-  void on_address_event(const net::AddressEvent& event);
+  void on_link_event(const InterfaceFacts& event);
+  void on_address_event(const AddressEvent& event);
   void on_resync();
+  /// Reads every address once (start, lost events); failures are counted, the set is unknown.
+  void read_addresses();
   void on_check_update(checks::CheckUpdate update);
   void reweigh(Instance& instance);
   void start_checks();
@@ -76,12 +69,7 @@ class Agent {
   /// [agent] realtime_priority on the loop thread (this thread): at start and on every reload.
   void apply_realtime();
   bool start_api();
-  std::vector<exporters::Route> routes();
-  std::optional<exporters::Snapshot> snapshot_from_any_thread();
-  exporters::Response drain_route(const exporters::Request& request, bool drain);
-  /// Drained instances survive a restart (DESIGN.md §7): one name per line in state_dir.
-  void save_drained();
-  void load_drained();
+  std::vector<std::string> set_drained(const std::string& only, bool drain);
   /// Drains `inst` (before its start) when its name is in the saved drained set.
   void apply_saved_drain(Instance& inst);
   std::unique_ptr<Instance> make_instance(const config::Instance& cfg,
@@ -89,19 +77,22 @@ class Agent {
 
   config::Config config_;
   std::string version_;
+  Platform& platform_;
   EventLoop loop_;
   exporters::Metrics metrics_;
+  std::unique_ptr<Controller> api_controller_;
   std::unique_ptr<exporters::ApiServer> api_;
   AgentStats stats_;
-  std::unique_ptr<net::VipManager> vip_manager_;
+  std::unique_ptr<VipTable> vip_table_;
   // After the loop (its results are posted there), before the instances (they use it).
   std::unique_ptr<ResetWorker> resets_;
-  std::unique_ptr<net::NetlinkWatcher> watcher_;
+  std::unique_ptr<Watcher> watcher_;
+  std::optional<AddressSet> addresses_;  // nullopt: unknown (the last read failed)
   std::map<std::string, std::unique_ptr<Link>> links_;
   std::vector<std::unique_ptr<Instance>> instances_;
   std::map<std::string, CheckStatus> checks_;
   std::unique_ptr<checks::Runner> runner_;
-  std::set<std::string> drained_;
+  DrainedStore drained_;
   TimePoint started_at_{};
   RealtimeStatus realtime_;
   bool realtime_warned_ = false;  // one warning per distinct refusal, not one per reload

@@ -5,7 +5,7 @@
 
 namespace vipd::app {
 
-ResetWorker::ResetWorker(EventLoop& loop, Reset reset)
+ResetWorker::ResetWorker(Scheduler& loop, Reset reset)
     : loop_(loop), reset_(std::move(reset)), thread_([this] { work(); }) {}
 
 ResetWorker::~ResetWorker() {

@@ -1,4 +1,4 @@
-// Runs the connection resets of released VIPs (net::reset_connections) off the event loop: one
+// Runs the connection resets of released VIPs (the ResetConnections port) off the event loop: one
 // worker thread takes one job at a time and posts its result back to the loop. With 10,000
 // connections a reset takes tens of milliseconds, longer than the shortest advert interval, so it
 // must not run on the loop thread (docs/operations.md, "Connections on a failover").
@@ -13,8 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "app/event_loop.h"
-#include "net/connection_resetter.h"
+#include "app/ports.h"
 #include "vrrp/ip_address.h"
 
 namespace vipd::app {
@@ -23,11 +22,11 @@ class ResetWorker {
  public:
   /// The port: resets the connections of a set of local addresses (net::reset_connections; a
   /// fake in tests). Called on the worker thread, and on the loop thread by run_now().
-  using Reset = std::function<net::ResetResult(std::span<const vrrp::IpAddress>)>;
+  using Reset = ResetConnections;
   /// Receives a job's result, on the loop thread.
-  using Done = std::function<void(const net::ResetResult&)>;
+  using Done = std::function<void(const ResetResult&)>;
 
-  explicit ResetWorker(EventLoop& loop, Reset reset = net::reset_connections);
+  ResetWorker(Scheduler& loop, Reset reset);
   /// Finishes the job under way (bounded by the reset's own timeouts), drops the queued ones.
   ~ResetWorker();
   ResetWorker(const ResetWorker&) = delete;
@@ -37,10 +36,10 @@ class ResetWorker {
   void submit(std::vector<vrrp::IpAddress> addresses, Done done);
   /// Runs a reset on the calling thread and returns its result (shutdown, where the loop stops
   /// right after and nothing else is waiting).
-  net::ResetResult run_now(std::span<const vrrp::IpAddress> addresses) { return reset_(addresses); }
+  ResetResult run_now(std::span<const vrrp::IpAddress> addresses) { return reset_(addresses); }
   /// True the first time a failure kind is reported (loop thread), so that a kernel that cannot
   /// destroy sockets is explained once in the log, not at every failover.
-  bool first_report(net::ResetResult::Failure failure) { return reported_.insert(failure).second; }
+  bool first_report(ResetResult::Failure failure) { return reported_.insert(failure).second; }
 
  private:
   struct Job {
@@ -49,9 +48,9 @@ class ResetWorker {
   };
   void work();
 
-  EventLoop& loop_;
+  Scheduler& loop_;
   Reset reset_;
-  std::set<net::ResetResult::Failure> reported_;
+  std::set<ResetResult::Failure> reported_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> jobs_;

@@ -112,6 +112,19 @@ void EventLoop::arm_timerfd() {
   if (timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) fail("timerfd_settime");
 }
 
+void EventLoop::invoke(const Callback& callback) {
+  // No exception ends the loop (DESIGN.md: the agent keeps running): it is counted and reported.
+  try {
+    callback();
+  } catch (const std::exception& e) {
+    ++callback_exceptions_;
+    if (on_exception_) on_exception_(e.what());
+  } catch (...) {
+    ++callback_exceptions_;
+    if (on_exception_) on_exception_("unknown exception");
+  }
+}
+
 void EventLoop::run_due_timers() {
   std::uint64_t expirations = 0;
   [[maybe_unused]] auto n = read(timer_fd_, &expirations, sizeof expirations);
@@ -121,7 +134,7 @@ void EventLoop::run_due_timers() {
     const TimerId id = deadlines_.begin()->second;
     deadlines_.erase(deadlines_.begin());
     auto node = timers_.extract(id);
-    if (!node.empty()) node.mapped().second();
+    if (!node.empty()) invoke(node.mapped().second);
   }
 }
 
@@ -133,14 +146,14 @@ void EventLoop::drain_posted() {
     std::lock_guard lock(posted_mutex_);
     work.swap(posted_);
   }
-  for (auto& cb : work) cb();
+  for (auto& cb : work) invoke(cb);
 }
 
 void EventLoop::drain_signals() {
   signalfd_siginfo info{};
   while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     auto it = signal_handlers_.find(static_cast<int>(info.ssi_signo));
-    if (it != signal_handlers_.end()) it->second();
+    if (it != signal_handlers_.end()) invoke(it->second);
   }
 }
 
@@ -168,7 +181,7 @@ void EventLoop::run() {
         drain_signals();
       } else if (auto it = fds_.find(fd); it != fds_.end()) {
         auto cb = it->second;  // the callback may remove its own fd
-        cb();
+        invoke(cb);
       }
     }
     if (timer_due && !stop_requested_) run_due_timers();

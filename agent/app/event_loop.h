@@ -12,21 +12,19 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/ports.h"
 #include "vrrp/timers.h"
 
 namespace vipd::app {
 
 using vrrp::TimePoint;
 
-class EventLoop {
+class EventLoop final : public Scheduler {
  public:
-  using Callback = std::function<void()>;
-  using TimerId = std::uint64_t;
-
   /// Blocks `signals` in the calling thread (create the loop before any other thread so that
   /// every thread inherits the mask) and delivers them through a signalfd.
   explicit EventLoop(const std::vector<int>& signals = {});
-  ~EventLoop();
+  ~EventLoop() override;
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
@@ -35,14 +33,14 @@ class EventLoop {
   void remove_fd(int fd);
 
   /// One-shot timer at an absolute steady-clock deadline. Returns an id for cancel_timer().
-  TimerId add_timer(TimePoint deadline, Callback callback);
+  TimerId add_timer(TimePoint deadline, Callback callback) override;
   /// Cancelling an expired or unknown id is a no-op.
-  void cancel_timer(TimerId id);
+  void cancel_timer(TimerId id) override;
 
   void on_signal(int signo, Callback callback);
 
   /// Thread-safe: queues `callback` to run on the loop thread and wakes the loop.
-  void post(Callback callback);
+  void post(Callback callback) override;
 
   /// Runs until stop(). Each iteration stamps the heartbeat (see heartbeat()).
   void run();
@@ -50,6 +48,13 @@ class EventLoop {
   void stop();
 
   [[nodiscard]] static TimePoint now();
+  [[nodiscard]] TimePoint clock() const override { return now(); }
+  /// Called (loop thread) with the text of an exception a callback threw; the loop goes on.
+  void on_exception(std::function<void(const char*)> handler) {
+    on_exception_ = std::move(handler);
+  }
+  /// Callbacks that threw (each one caught, reported, and the loop went on).
+  [[nodiscard]] std::uint64_t callback_exceptions() const { return callback_exceptions_; }
   /// When the loop last completed an iteration; /healthz answers from it. Thread-safe.
   [[nodiscard]] TimePoint heartbeat() const {
     return TimePoint{vrrp::Duration{heartbeat_us_.load()}};
@@ -62,6 +67,7 @@ class EventLoop {
   void run_due_timers();
   void drain_posted();
   void drain_signals();
+  void invoke(const Callback& callback);
 
   int epoll_fd_ = -1;
   int timer_fd_ = -1;
@@ -78,6 +84,9 @@ class EventLoop {
       timers_;
   TimerId next_timer_id_ = 1;
   std::unordered_map<int, Callback> signal_handlers_;
+
+  std::function<void(const char*)> on_exception_;
+  std::uint64_t callback_exceptions_ = 0;
 
   std::mutex posted_mutex_;
   std::vector<Callback> posted_;

@@ -1,37 +1,29 @@
 // One configured VRRP instance on a live interface: feeds the pure state machine and executes its
-// actions against the advert channel, the VIP manager, the GARP sender and the loop's timers.
+// actions through the ports (ports.h). Its jobs live beside it: VipHolder (VIPs and their
+// release with connection reset), AnnouncementSchedule (bursts, refresh, failover time stamp),
+// Conditions (what /status shows) and FaultLatch (the fault, decided once).
 #pragma once
 
-#include <array>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "app/announcement.h"
+#include "app/conditions.h"
 #include "app/connection_reset.h"
-#include "app/event_loop.h"
+#include "app/fault.h"
+#include "app/link.h"
+#include "app/ports.h"
 #include "app/stats.h"
+#include "app/vip_holder.h"
 #include "config/config.h"
-#include "net/garp.h"
-#include "net/vip_manager.h"
-#include "net/vrrp_socket.h"
+#include "vrrp/admission.h"
 #include "vrrp/priority.h"
 #include "vrrp/state_machine.h"
 
 namespace vipd::app {
-
-/// The live interface an instance runs on; shared by every instance on it.
-struct Link {
-  std::string name;
-  int ifindex = 0;
-  std::array<std::uint8_t, 6> mac{};
-  std::optional<vrrp::IpAddress> primary_v4;
-  bool usable = true;
-  std::unique_ptr<net::VrrpSocket> socket;
-  std::unique_ptr<net::GarpSender> garp;
-};
 
 /// The reason text of the last transition, with its time, for /status.
 struct Transition {
@@ -45,7 +37,7 @@ struct Transition {
 class Instance {
  public:
   /// `resets` resets the connections of released VIPs (reset_connections); null: never.
-  Instance(config::Instance cfg, Link& link, EventLoop& loop, net::VipManager& vips,
+  Instance(config::Instance cfg, Link& link, Scheduler& scheduler, VipTable& vips,
            AgentStats& agent_stats, ResetWorker* resets = nullptr);
   ~Instance();
   Instance(const Instance&) = delete;
@@ -57,8 +49,13 @@ class Instance {
   /// connections on this thread first: the loop stops right after).
   void shutdown();
 
-  /// A packet for our VRID arrived on our interface (IP-level checks are done here too).
-  void receive(const net::ReceivedPacket& packet);
+  /// What this instance expects of a received advert (the core's admission reads it).
+  [[nodiscard]] const vrrp::Receiver& receiver() const { return receiver_; }
+  /// An admitted advert for this instance (Agent::on_readable ran vrrp::admit).
+  void receive(const vrrp::Admission& admission, const vrrp::IpAddress& source);
+  /// An advert for our VRID that admission dropped: shown in /status when the reason is one an
+  /// operator must fix (not a peer, failed authentication, v2 interval mismatch).
+  void refused(const vrrp::Admission& admission, const vrrp::Datagram& datagram);
   /// Link state of our interface changed (or it vanished: usable = false).
   void link_changed(bool usable, const std::string& why);
   /// One of our VIPs disappeared from the interface (netlink DELADDR or resync).
@@ -81,11 +78,11 @@ class Instance {
   [[nodiscard]] const Transition& last_transition() const { return last_transition_; }
   [[nodiscard]] const vrrp::Weighted& weights() const { return weighted_; }
   [[nodiscard]] const Link& link() const { return link_; }
-  /// Which VIPs are on the interface, looked up in one address dump shared by all instances.
-  [[nodiscard]] std::vector<bool> vips_present(const net::VipManager::AddressSet& addresses) const;
-  [[nodiscard]] std::optional<std::string> fault() const;
+  /// Which VIPs are in an address set read once for all instances.
+  [[nodiscard]] std::vector<bool> vips_present(const AddressSet& addresses) const;
+  [[nodiscard]] std::optional<std::string> fault() const { return fault_.reason(); }
   /// Conditions an operator must see in /status (e.g. a checksum-mode mismatch with a peer).
-  [[nodiscard]] std::vector<std::string> warnings() const;
+  [[nodiscard]] std::vector<std::string> warnings() const { return conditions_.current(); }
 
   /// Called with (instance, seconds) after each completed takeover.
   std::function<void(const std::string&, double)> on_failover;
@@ -93,54 +90,31 @@ class Instance {
  private:
   void feed(const vrrp::Event& event);
   void execute(const vrrp::Action& action);
+  void arm(vrrp::Timer timer, TimePoint deadline);
   void send_advert(std::uint8_t priority);
-  void acquire_vips();
-  /// Leaves the VIPs: with reset_connections, resets their connections first (off the loop) and
-  /// removes them when that is done (complete_release); otherwise removes them at once.
-  void release_vips();
-  void complete_release(std::uint64_t generation);
-  void remove_vips();
-  /// Counts and logs one reset's result (loop thread).
-  void record_reset(const net::ResetResult& result);
-  /// Counts add/remove results in vipd_vip_operations_total and logs each failure.
-  void record_vip_operations(const char* op, const std::vector<net::VipOpResult>& results);
-  void announce_burst(int left, bool second);
-  void cancel_announcements();
+  std::optional<int> announce_round();
   void apply_fault();
   void notify(vrrp::State state);
-  void warn_limited(const std::string& key, const std::string& message);
+  void configure_jobs();
   [[nodiscard]] vrrp::IpAddress source_address() const;
-  [[nodiscard]] std::vector<vrrp::IpAddress> vip_addresses() const;
 
   config::Instance cfg_;
   Link& link_;
-  EventLoop& loop_;
-  net::VipManager& vip_manager_;
+  Scheduler& sched_;
   AgentStats& agent_stats_;
-  ResetWorker* resets_;
   InstanceStats stats_;
+  Conditions conditions_;
+  VipHolder vips_;
+  AnnouncementSchedule announcements_;
+  FaultLatch fault_;
   vrrp::StateMachine machine_;
+  vrrp::Receiver receiver_;
   vrrp::Weighted weighted_;
-  std::map<vrrp::Timer, EventLoop::TimerId> timers_;
-  std::vector<EventLoop::TimerId> garp_timers_;
-  std::optional<std::string> link_fault_;
-  std::optional<std::string> check_fault_;
-  bool fault_raised_ = false;
+  std::map<vrrp::Timer, Scheduler::TimerId> timers_;
   Transition last_transition_;
-  std::optional<TimePoint> takeover_from_;      // last foreign advert before we took over
   std::optional<TimePoint> last_advert_heard_;  // last valid advert from another router
-  std::optional<TimePoint> last_reannounce_;    // last advert heard before we took over
-  std::map<std::string, TimePoint> warned_;
   std::array<std::uint8_t, 8> auth_data_{};
-  std::map<std::string, std::pair<std::string, TimePoint>> conditions_;  // key → message, last seen
   bool stopping_ = false;
-  // A release waiting for its connection reset: its number, and the timer that removes the VIPs
-  // anyway if the reset does not report in time.
-  std::uint64_t release_generation_ = 0;
-  std::optional<std::uint64_t> pending_release_;
-  std::optional<EventLoop::TimerId> release_deadline_;
-  // Results posted back from the reset worker check this before touching the instance.
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace vipd::app

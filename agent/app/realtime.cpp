@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "net/interface.h"
+#include "app/capability.h"
 
 namespace vipd::app {
 namespace {
@@ -59,7 +59,7 @@ RealtimeStatus apply_realtime_priority(int priority) {
     const int err = errno;
     rlimit rl{};
     ::getrlimit(RLIMIT_RTPRIO, &rl);
-    const bool cap = net::has_capability(CAP_SYS_NICE);
+    const bool cap = has_capability(CAP_SYS_NICE);
     const bool by_limit =
         rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= static_cast<rlim_t>(priority);
     const auto limit =

@@ -5,20 +5,42 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <tuple>
 
 #include "vrrp/advertisement.h"
 #include "vrrp/state_machine.h"
 
 namespace vipd::app {
 
+/// The operations on VIPs (vipd_vip_operations_total's op label).
+enum class VipOp : std::uint8_t { Add, Remove, Readd };
+inline constexpr std::size_t kVipOpCount = 3;
+constexpr std::string_view to_string(VipOp op) {
+  switch (op) {
+    case VipOp::Add:
+      return "add";
+    case VipOp::Remove:
+      return "remove";
+    case VipOp::Readd:
+      break;
+  }
+  return "readd";
+}
+
 /// Agent-wide counters (label sets without an instance).
 struct AgentStats {
   std::array<std::uint64_t, vrrp::kDropReasonCount> dropped{};  // by vrrp::DropReason
   /// Adverts accepted although they verified only in the other checksum mode.
   std::uint64_t checksum_mode_mismatch = 0;
-  /// vipd_vip_operations_total{op,result}: op = add|remove|readd, result = ok|error.
-  std::map<std::pair<std::string, std::string>, std::uint64_t> vip_operations;
+  /// vipd_vip_operations_total{op,result}: [op][0 = ok, 1 = error].
+  std::array<std::array<std::uint64_t, 2>, kVipOpCount> vip_operations{};
+  /// Exceptions a loop callback threw (each caught and logged; the loop went on).
+  std::uint64_t loop_exceptions = 0;
+  /// Reading the interface addresses failed (the VIPs' presence is then shown as unknown).
+  std::uint64_t address_read_errors = 0;
   void drop(vrrp::DropReason r) { ++dropped[static_cast<std::size_t>(r)]; }
+  void count(VipOp op, bool ok) { ++vip_operations[static_cast<std::size_t>(op)][ok ? 0 : 1]; }
 };
 
 /// Per-instance counters.
@@ -28,6 +50,8 @@ struct InstanceStats {
   std::uint64_t garp_sent = 0;
   std::uint64_t vip_readded = 0;
   std::uint64_t send_errors = 0;
+  /// Actions of the state machine that threw (the instance went to FAULT instead of crashing).
+  std::uint64_t action_failures = 0;
   /// TCP connections reset (SOCK_DESTROY) on releasing the VIPs (reset_connections).
   std::uint64_t connections_reset = 0;
   /// Releases whose reset failed, by net::ResetResult::Failure name (unsupported, permission,

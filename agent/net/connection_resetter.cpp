@@ -183,20 +183,6 @@ void destroy_window(nl_sock* sk, std::span<const sock_diag::TcpSocket> sockets,
 
 }  // namespace
 
-std::string_view to_string(ResetResult::Failure failure) {
-  switch (failure) {
-    case ResetResult::Failure::None:
-      return "none";
-    case ResetResult::Failure::Unsupported:
-      return "unsupported";
-    case ResetResult::Failure::Permission:
-      return "permission";
-    case ResetResult::Failure::Error:
-      return "error";
-  }
-  return "error";
-}
-
 ResetResult reset_connections(std::span<const vrrp::IpAddress> addresses) {
   ResetResult result;
   if (addresses.empty()) return result;

@@ -11,27 +11,13 @@
 #include <span>
 #include <string>
 
+#include "app/ports.h"
 #include "vrrp/ip_address.h"
 
 namespace vipd::net {
 
-struct ResetResult {
-  enum class Failure : std::uint8_t {
-    None,
-    Unsupported,  // the kernel cannot list or destroy sockets (CONFIG_INET_DIAG_DESTROY)
-    Permission,   // SOCK_DESTROY needs CAP_NET_ADMIN
-    Error,        // anything else; `error` says what
-  };
-  std::size_t matched = 0;  // sockets found on the addresses (in a reset state, see sock_diag.h)
-  std::size_t reset = 0;    // destroyed: the kernel sent a RST where the state has a peer
-  std::size_t gone = 0;     // closed on their own between the dump and the destroy
-  Failure failure = Failure::None;
-  std::string error;  // what went wrong and what it means, when failure != None
-  std::chrono::microseconds dump_time{};
-  std::chrono::microseconds destroy_time{};
-};
-
-std::string_view to_string(ResetResult::Failure failure);
+using ResetResult = app::ResetResult;
+using app::to_string;
 
 /// Destroys every TCP socket whose local address is one of `addresses` and whose state has a
 /// peer (ESTABLISHED, SYN_RECV, connections waiting in a listener's accept queue, FIN_WAIT...,

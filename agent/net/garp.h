@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "app/ports.h"
 #include "vrrp/ip_address.h"
 
 namespace vipd::net {
@@ -16,17 +17,17 @@ namespace vipd::net {
 std::array<std::uint8_t, 28> garp_frame(const std::array<std::uint8_t, 6>& mac,
                                         const vrrp::IpAddress& vip, bool reply);
 
-class GarpSender {
+class GarpSender final : public app::Announcer {
  public:
   /// Throws std::system_error with an actionable message ("needs CAP_NET_RAW") on failure.
   GarpSender(int ifindex, std::array<std::uint8_t, 6> mac);
-  ~GarpSender();
+  ~GarpSender() override;
   GarpSender(const GarpSender&) = delete;
   GarpSender& operator=(const GarpSender&) = delete;
 
   /// Sends one request-form and one reply-form GARP for each IPv4 VIP (IPv6 VIPs are skipped:
   /// unsolicited NA arrives with IPv6). Returns the number of frames sent.
-  int announce(std::span<const vrrp::IpAddress> vips);
+  int announce(std::span<const vrrp::IpAddress> vips) override;
   void set_mac(std::array<std::uint8_t, 6> mac) { mac_ = mac; }
 
  private:

@@ -7,21 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "app/capability.h"
+#include "app/ports.h"
 #include "vrrp/ip_address.h"
 
 namespace vipd::net {
 
-struct InterfaceInfo {
-  std::string name;
-  int index = 0;
-  std::array<std::uint8_t, 6> mac{};
-  bool admin_up = false;
-  bool carrier = false;  // IFF_LOWER_UP / IFF_RUNNING: the link is usable
-  /// The interface's primary IPv4 address (the first non-secondary one), excluding `exclude`
-  /// addresses such as our own VIPs. Empty when the interface has none.
-  std::optional<vrrp::IpAddress> primary_v4;
-  [[nodiscard]] bool usable() const { return admin_up && carrier; }
-};
+/// Index, MAC, link state and primary IPv4 (the first non-secondary address, excluding `exclude`
+/// addresses such as our own VIPs): the app's InterfaceFacts.
+using InterfaceInfo = app::InterfaceFacts;
 
 /// Looks an interface up by name. Returns nullopt (and sets `error` to an actionable sentence)
 /// when it does not exist. `exclude` lists addresses never to choose as primary (the VIPs).
@@ -30,6 +24,6 @@ std::optional<InterfaceInfo> lookup_interface(const std::string& name, std::stri
 
 /// Capability check for clear start-up errors (DESIGN.md: "a missing capability gets a clear,
 /// actionable error"). True when the effective set has the capability.
-bool has_capability(int cap);
+using app::has_capability;
 
 }  // namespace vipd::net

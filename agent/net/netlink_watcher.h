@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "app/ports.h"
 #include "vrrp/ip_address.h"
 
 // libnl-3's socket, declared at global scope: without this, `struct nl_sock*` inside the class
@@ -22,11 +23,7 @@ struct LinkEvent {
   [[nodiscard]] bool usable() const { return exists && admin_up && carrier; }
 };
 
-struct AddressEvent {
-  int ifindex = 0;
-  vrrp::IpPrefix prefix;
-  bool added = true;  // false: removed
-};
+using AddressEvent = app::AddressEvent;
 
 /// Non-blocking: the agent polls fd() in its epoll set and calls dispatch() when readable.
 /// The receive buffer is 4 MiB; when the kernel reports lost events (ENOBUFS, NLE_NOMEM) the

@@ -292,7 +292,7 @@ void collect_addr(nl_object* obj, void* arg) {
 
 }  // namespace
 
-VipManager::AddressSet VipManager::addresses() {
+VipManager::AddressSet VipManager::dump_addresses() {
   // A separate short-lived socket: libnl's dump code checks sequence numbers, which must not be
   // confused by the batch socket's own sequence space.
   auto sk = open_route_socket();
@@ -308,14 +308,11 @@ VipManager::AddressSet VipManager::addresses() {
 
 std::vector<bool> VipManager::present(const AddressSet& addresses, int ifindex,
                                       std::span<const vrrp::IpPrefix> vips) {
-  std::vector<bool> out;
-  out.reserve(vips.size());
-  for (const auto& v : vips) out.push_back(addresses.count({ifindex, v}) != 0);
-  return out;
+  return app::present_in(addresses, ifindex, vips);
 }
 
 std::vector<bool> VipManager::present(int ifindex, std::span<const vrrp::IpPrefix> vips) {
-  return present(addresses(), ifindex, vips);
+  return app::present_in(dump_addresses(), ifindex, vips);
 }
 
 }  // namespace vipd::net

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "app/ports.h"
 #include "vrrp/ip_address.h"
 
 // libnl-3's socket, declared at global scope: without this, `struct nl_sock*` inside the class
@@ -15,17 +16,12 @@ struct nl_sock;
 
 namespace vipd::net {
 
-struct VipOpResult {
-  vrrp::IpPrefix vip;
-  bool ok = false;
-  bool changed = false;  // false when it was already in the wanted state (idempotent no-op)
-  std::string error;     // actionable text when !ok, e.g. "needs CAP_NET_ADMIN"
-};
+using VipOpResult = app::VipOpResult;
 
-class VipManager {
+class VipManager final : public app::VipTable {
  public:
   VipManager();  // opens one NETLINK_ROUTE socket; throws std::runtime_error on failure
-  ~VipManager();
+  ~VipManager() override;
   VipManager(const VipManager&) = delete;
   VipManager& operator=(const VipManager&) = delete;
 
@@ -34,15 +30,16 @@ class VipManager {
   /// not 1,000 round trips. Blocks until the kernel has answered every request (about 15 ms for
   /// 1,000 /32s, nearly all of it kernel work); if answers are lost (receive buffer overrun, or
   /// none within 5 s) the outcome is read back with present() instead of being guessed.
-  std::vector<VipOpResult> add(int ifindex, std::span<const vrrp::IpPrefix> vips);
+  std::vector<VipOpResult> add(int ifindex, std::span<const vrrp::IpPrefix> vips) override;
   /// Removes every VIP (absent counts as success, changed=false). Batched like add().
-  std::vector<VipOpResult> remove(int ifindex, std::span<const vrrp::IpPrefix> vips);
+  std::vector<VipOpResult> remove(int ifindex, std::span<const vrrp::IpPrefix> vips) override;
   /// Which of `vips` are on the interface now (exact address and prefix length match).
-  std::vector<bool> present(int ifindex, std::span<const vrrp::IpPrefix> vips);
+  std::vector<bool> present(int ifindex, std::span<const vrrp::IpPrefix> vips) override;
   /// Every address of every interface, from one netlink dump: (ifindex, address/prefix).
   /// /status reads it once per snapshot rather than once per instance.
-  using AddressSet = std::set<std::pair<int, vrrp::IpPrefix>>;
-  static AddressSet addresses();
+  using AddressSet = app::AddressSet;
+  static AddressSet dump_addresses();
+  AddressSet addresses() override { return dump_addresses(); }
   static std::vector<bool> present(const AddressSet& addresses, int ifindex,
                                    std::span<const vrrp::IpPrefix> vips);
 

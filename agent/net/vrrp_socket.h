@@ -7,17 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "app/ports.h"
 #include "vrrp/ip_address.h"
 
 namespace vipd::net {
 
-struct ReceivedPacket {
-  vrrp::IpAddress source;
-  vrrp::IpAddress destination;
-  int ttl = 0;  // IPv4 TTL of the packet as received
-  int ifindex = 0;
-  std::vector<std::uint8_t> payload;  // the VRRP message (the IP header stripped)
-};
+/// One received packet: the core's datagram (source, destination, TTL, ifindex, VRRP message).
+using ReceivedPacket = vrrp::Datagram;
 
 /// Parses an IPv4 datagram as a raw socket hands it over (IP header first) into `packet`'s
 /// source, destination, ttl and payload. Bytes beyond the IP total length are ignored. Returns
@@ -29,15 +25,15 @@ bool parse_ipv4_datagram(std::span<const std::uint8_t> datagram, ReceivedPacket&
 /// 224.0.0.18 on the interface; sends go out with TTL 255 and TOS 0xc0 (internetwork control).
 /// Unicast mode sends to each peer and receives from anyone; the agent filters on the peer list.
 /// IP_MULTICAST_LOOP is off, so the node does not hear its own multicast adverts.
-class VrrpSocket {
+class VrrpSocket final : public app::AdvertChannel {
  public:
   /// Throws std::system_error with an actionable message (e.g. "needs CAP_NET_RAW") on failure.
   VrrpSocket(const std::string& interface, int ifindex, vrrp::IpAddress source);
-  ~VrrpSocket();
+  ~VrrpSocket() override;
   VrrpSocket(const VrrpSocket&) = delete;
   VrrpSocket& operator=(const VrrpSocket&) = delete;
 
-  [[nodiscard]] int fd() const { return fd_; }
+  [[nodiscard]] int fd() const override { return fd_; }
 
   /// Sends `payload` (a VRRP message) to `destination` (224.0.0.18 or a unicast peer) with TTL
   /// 255 from `source`. Returns 0 or an errno value: ENETUNREACH when the interface is down or
@@ -48,7 +44,13 @@ class VrrpSocket {
   /// headers come back with an empty payload so the caller can count them as "short".
   /// After fd() is readable, call until nullopt. TTL and source are reported, not checked: the
   /// caller discards TTL != 255 (RFC 9568 §7.1) and, in unicast mode, sources not in its peers.
-  std::optional<ReceivedPacket> receive();
+  std::optional<ReceivedPacket> receive() override;
+  /// The AdvertChannel port: send from `source` (set_source, then send).
+  int send(std::span<const std::uint8_t> message, const vrrp::IpAddress& source,
+           const vrrp::IpAddress& destination) override {
+    set_source(source);
+    return send(message, destination);
+  }
 
   /// Changes the source address used for sending (the interface's primary changed).
   void set_source(vrrp::IpAddress source) { source_ = source; }

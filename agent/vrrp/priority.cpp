@@ -6,18 +6,33 @@
 
 namespace vipd::vrrp {
 
-Weighted weigh(std::uint8_t base, std::span<const TrackedCheck> checks, int delta) {
-  Weighted result;
+Weighted weigh(std::uint8_t base, std::span<const TrackedCheck> checks, int delta,
+               std::span<const TrackedFile> files) {
+  // A vital (weight 0) file check is a vital check that is up while its file says 0.
+  std::vector<TrackedCheck> all(checks.begin(), checks.end());
+  std::vector<Contribution> file_contributions;
   int total = base;
-  for (const TrackedCheck& check : checks) {
-    int applied = 0;
-    if (check.weight > 0 && check.up) applied = check.weight;
-    if (check.weight < 0 && !check.up) applied = check.weight;
-    // Weight 0 means "this check is vital": down puts the instance in FAULT (the first one named).
-    if (check.weight == 0 && !check.up && !result.fault) result.fault = check.name;
+  for (const TrackedFile& f : files) {
+    if (f.weight == 0) {
+      all.push_back(TrackedCheck{f.name, 0, f.up && f.value == 0});
+      continue;
+    }
+    const int applied = f.value * f.weight;
     total += applied;
-    result.contributions.push_back(Contribution{check.name, check.weight, check.up, applied});
+    file_contributions.push_back(Contribution{f.name, f.weight, f.up, applied});
   }
+  Weighted result;
+  for (const TrackedCheck& check : all) {
+    const bool up = check.up;
+    int applied = 0;
+    if (check.weight > 0 && up) applied = check.weight;
+    if (check.weight < 0 && !up) applied = check.weight;
+    // Weight 0 means "this check is vital": down puts the instance in FAULT (the first one named).
+    if (check.weight == 0 && !up && !result.fault) result.fault = check.name;
+    total += applied;
+    result.contributions.push_back(Contribution{check.name, check.weight, up, applied});
+  }
+  for (auto& c : file_contributions) result.contributions.push_back(std::move(c));
   if (base == 255) {
     // RFC 9568 §5.2.4: the owner MUST advertise 255; weighting would make it lie.
     result.effective = 255;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "vrrp/admission.h"
+
 namespace vipd::vrrp {
 namespace {
 
@@ -17,12 +19,6 @@ std::string seconds(Duration d) {
 }
 
 std::string prio(int p) { return std::to_string(p); }
-
-bool same_addresses(std::vector<IpAddress> a, std::vector<IpAddress> b) {
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  return a == b;
-}
 
 }  // namespace
 

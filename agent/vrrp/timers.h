@@ -36,4 +36,7 @@ constexpr Duration master_down_interval(int priority, Centiseconds master_adver_
          skew_time(priority, master_adver_interval, version);
 }
 
+/// A duration in seconds, for logs and /status.
+constexpr double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
 }  // namespace vipd::vrrp

@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "agent/app/connection_reset.h"
+#include "agent/app/event_loop.h"
+#include "net/connection_resetter.h"
 #include "net/sock_diag.h"
 
 using vipd::vrrp::IpAddress;
