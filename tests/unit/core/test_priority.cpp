@@ -66,3 +66,43 @@ TEST_CASE("weigh reports each check's contribution for /status [DESIGN.md §1.2 
   CHECK_FALSE(w.contributions[1].up);
   CHECK(w.effective == 90);
 }
+
+TEST_CASE(
+    "file checks: value times weight, and weight 0 with a non-zero value means FAULT "
+    "[keepalived track_file]",
+    "[priority][file]") {
+  using vipd::vrrp::TrackedFile;
+  const std::vector<TrackedCheck> none;
+  const std::vector<TrackedFile> weighted = {{"maint", -10, true, 3}};
+  const Weighted w = weigh(100, none, 0, weighted);
+  CHECK(w.effective == 70);
+  REQUIRE(w.contributions.size() == 1);
+  CHECK(w.contributions[0].applied == -30);
+  CHECK_FALSE(w.fault);
+
+  const std::vector<TrackedFile> vital = {{"knob", 0, true, 1}};
+  CHECK(weigh(100, none, 0, vital).fault == "knob");
+  const std::vector<TrackedFile> vital_zero = {{"knob", 0, true, 0}};
+  CHECK_FALSE(weigh(100, none, 0, vital_zero).fault);
+  const std::vector<TrackedFile> unreadable = {{"knob", 0, false, 0}};
+  CHECK(weigh(100, none, 0, unreadable).fault == "knob");
+
+  // File contributions come after the other checks.
+  const std::vector<TrackedCheck> one = {{"http", 20, true}};
+  const Weighted both = weigh(100, one, 0, weighted);
+  REQUIRE(both.contributions.size() == 2);
+  CHECK(both.contributions[0].check == "http");
+  CHECK(both.contributions[1].check == "maint");
+  CHECK(both.effective == 90);
+}
+
+TEST_CASE("the address owner shows zero applied for every check, file checks included",
+          "[priority][owner]") {
+  using vipd::vrrp::TrackedFile;
+  const std::vector<TrackedCheck> checks = {{"http", 20, true}, {"down", -30, false}};
+  const std::vector<TrackedFile> files = {{"maint", 5, true, 4}};
+  const Weighted w = weigh(255, checks, 0, files);
+  CHECK(w.effective == 255);
+  REQUIRE(w.contributions.size() == 3);
+  for (const auto& c : w.contributions) CHECK(c.applied == 0);
+}

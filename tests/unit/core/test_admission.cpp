@@ -1,0 +1,176 @@
+// Receive admission (vrrp/admission.h): one table, one drop reason per row (RFC 9568 §7.1,
+// RFC 3768 §7.1).
+#include <catch2/catch.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vrrp/admission.h"
+
+namespace {
+
+using namespace vipd::vrrp;
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+Receiver multicast_receiver() {
+  Receiver r;
+  r.vrid = 51;
+  r.version = 3;
+  r.vips = {ip("198.18.0.100")};
+  return r;
+}
+
+Datagram advert_from(const char* source, std::uint8_t vrid = 51, std::uint8_t version = 3,
+                     ChecksumMode mode = ChecksumMode::Rfc9568,
+                     std::vector<IpAddress> addresses = {ip("198.18.0.100")}) {
+  Advertisement adv;
+  adv.version = version;
+  adv.vrid = vrid;
+  adv.priority = 100;
+  adv.advert_interval = Centiseconds{100};
+  adv.addresses = std::move(addresses);
+  Datagram d;
+  d.source = ip(source);
+  d.destination = ip("224.0.0.18");
+  d.ttl = 255;
+  d.payload = encode(adv, {d.source, d.destination}, mode);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("admission: every way a datagram is turned away, one reason each", "[admission]") {
+  const IpAddress own[] = {ip("198.18.0.1")};
+  Receiver mc = multicast_receiver();
+  Receiver uc = multicast_receiver();
+  uc.vrid = 52;
+  uc.unicast_peers = {ip("198.18.0.2")};
+  Receiver v2 = multicast_receiver();
+  v2.vrid = 53;
+  v2.version = 2;
+  v2.auth_type = AuthType::SimplePassword;
+  v2.auth_data = {'s', 'e', 'c', 'r', 'e', 't'};
+  const Receiver* receivers[] = {&mc, &uc, &v2};
+
+  struct Row {
+    const char* what;
+    std::function<Datagram()> make;
+    DropReason reason;
+  };
+  const std::vector<Row> rows = {
+      {"shorter than the fixed header",
+       [] {
+         auto d = advert_from("198.18.0.2");
+         d.payload.resize(7);
+         return d;
+       },
+       DropReason::Short},
+      {"a malformed IP header (empty payload)",
+       [] {
+         auto d = advert_from("198.18.0.2");
+         d.payload.clear();
+         return d;
+       },
+       DropReason::Short},
+      {"a VRID not configured here", [] { return advert_from("198.18.0.2", 99); },
+       DropReason::UnknownVrid},
+      {"TTL below 255 in multicast mode",
+       [] {
+         auto d = advert_from("198.18.0.2");
+         d.ttl = 254;
+         return d;
+       },
+       DropReason::Ttl},
+      {"unicast to a multicast instance",
+       [] {
+         auto d = advert_from("198.18.0.2");
+         d.destination = ip("198.18.0.1");
+         d.payload = advert_from("198.18.0.2").payload;
+         return d;
+       },
+       DropReason::WrongDestination},
+      {"multicast to a unicast instance", [] { return advert_from("198.18.0.2", 52); },
+       DropReason::WrongDestination},
+      {"unicast from a source not in unicast_peers",
+       [] {
+         Advertisement adv;
+         adv.vrid = 52;
+         adv.priority = 100;
+         adv.addresses = {ip("198.18.0.100")};
+         Datagram d;
+         d.source = ip("198.18.0.9");
+         d.destination = ip("198.18.0.1");
+         d.ttl = 64;
+         d.payload = encode(adv, {d.source, d.destination}, ChecksumMode::Rfc9568);
+         return d;
+       },
+       DropReason::NotAPeer},
+      {"VRRPv2 to a v3 instance", [] { return advert_from("198.18.0.2", 51, 2); },
+       DropReason::BadVersion},
+      {"a corrupted checksum",
+       [] {
+         auto d = advert_from("198.18.0.2");
+         d.payload[6] ^= 0xff;
+         return d;
+       },
+       DropReason::BadChecksum},
+      {"v2 without the configured password", [] { return advert_from("198.18.0.2", 53, 2); },
+       DropReason::AuthType},
+  };
+  for (const auto& row : rows) {
+    INFO(row.what);
+    const auto a = admit(row.make(), own, receivers);
+    CHECK(a.outcome == Admission::Outcome::Dropped);
+    CHECK(to_string(a.reason) == to_string(row.reason));
+    CHECK_FALSE(a.decoded);
+  }
+}
+
+TEST_CASE("admission: the v2 interval must match ours", "[admission]") {
+  Receiver v2 = multicast_receiver();
+  v2.version = 2;
+  v2.advert_interval = Centiseconds{200};
+  const Receiver* receivers[] = {&v2};
+  const auto a = admit(advert_from("198.18.0.2", 51, 2), {}, receivers);
+  CHECK(a.outcome == Admission::Outcome::Dropped);
+  CHECK(a.reason == DropReason::IntervalMismatch);
+  CHECK(a.vrid_matched);
+}
+
+TEST_CASE("admission: our own adverts are neither news nor drops", "[admission]") {
+  const IpAddress own[] = {ip("198.18.0.1")};
+  Receiver mc = multicast_receiver();
+  const Receiver* receivers[] = {&mc};
+  CHECK(admit(advert_from("198.18.0.1"), own, receivers).outcome == Admission::Outcome::Own);
+}
+
+TEST_CASE("admission: accepted adverts report the checksum form and the address list",
+          "[admission]") {
+  Receiver mc = multicast_receiver();
+  Receiver other = multicast_receiver();
+  other.vrid = 7;
+  const Receiver* receivers[] = {&other, &mc};
+  const auto plain = admit(advert_from("198.18.0.2"), {}, receivers);
+  REQUIRE(plain.accepted());
+  CHECK(plain.receiver == 1);
+  CHECK_FALSE(plain.other_checksum_form);
+  CHECK_FALSE(plain.address_list_mismatch);
+  REQUIRE(plain.decoded);
+  CHECK(plain.decoded->advert.priority == 100);
+
+  const auto pseudo =
+      admit(advert_from("198.18.0.2", 51, 3, ChecksumMode::PseudoHeader), {}, receivers);
+  REQUIRE(pseudo.accepted());
+  CHECK(pseudo.other_checksum_form);
+
+  const auto listing = admit(
+      advert_from("198.18.0.2", 51, 3, ChecksumMode::Rfc9568, {ip("198.18.0.101")}), {}, receivers);
+  REQUIRE(listing.accepted());  // RFC 9568 §7.1: logged and processed, not dropped
+  CHECK(listing.address_list_mismatch);
+}
+
+TEST_CASE("same_addresses ignores order", "[admission]") {
+  CHECK(same_addresses({ip("198.18.0.1"), ip("198.18.0.2")}, {ip("198.18.0.2"), ip("198.18.0.1")}));
+  CHECK_FALSE(same_addresses({ip("198.18.0.1")}, {ip("198.18.0.2")}));
+}
