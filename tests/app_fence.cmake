@@ -1,0 +1,15 @@
+# Fails when a file of the layer above the core (agent/app) includes an agent/net header: it reaches
+# the kernel only through its ports (agent/app/ports.h); the composition root builds the adapters.
+file(GLOB files ${DIR}/*.h ${DIR}/*.cpp)
+set(bad "")
+foreach(f ${files})
+  file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include[ \t]*\"net/")
+  foreach(line ${lines})
+    list(APPEND bad "${f}: ${line}")
+  endforeach()
+endforeach()
+if(bad)
+  list(JOIN bad "\n" msg)
+  message(FATAL_ERROR "agent/app includes agent/net headers (use the ports in app/ports.h):\n${msg}")
+endif()
+message(STATUS "app fence: ${DIR} includes no agent/net header")
