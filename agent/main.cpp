@@ -46,7 +46,8 @@ int cmd_cleanup(const std::string& path) {
     std::cerr << path << ": the configuration has errors; no VIP removed\n";
     return 1;
   }
-  return vipd::app::cleanup_vips(*result.config, std::cout, std::cerr);
+  vipd::LinuxPlatform platform;
+  return vipd::app::cleanup_vips(*result.config, platform, std::cout, std::cerr);
 }
 
 int cmd_run(const std::string& path) {

@@ -5,6 +5,7 @@
 
 #include <iosfwd>
 
+#include "app/ports.h"
 #include "config/config.h"
 
 namespace vipd::app {
@@ -12,6 +13,7 @@ namespace vipd::app {
 /// Removes every configured VIP that is on its instance's interface; prints one line per VIP
 /// removed to `out` and each failure to `err`. Exit code: 0 when nothing configured is left on
 /// an interface (an absent interface counts as clean), 1 when a removal failed.
-int cleanup_vips(const config::Config& config, std::ostream& out, std::ostream& err);
+int cleanup_vips(const config::Config& config, Platform& platform, std::ostream& out,
+                 std::ostream& err);
 
 }  // namespace vipd::app
