@@ -12,6 +12,7 @@
 #include "app/cleanup.h"
 #include "cli/status_client.h"
 #include "config/config.h"
+#include "import/keepalived_import.h"
 #include "platform_linux.h"
 
 #ifndef VIPD_VERSION
@@ -101,6 +102,12 @@ int main(int argc, char** argv) {
   status->add_option("--url", url, "the agent's API address")->capture_default_str();
   status->add_flag("--json", json, "print the raw /status document");
   auto* version = app.add_subcommand("version", "print version and build information");
+  auto* import = app.add_subcommand(
+      "import",
+      "convert a keepalived.conf to vipd TOML on stdout (notes on stderr; exit 1 when "
+      "something could not be carried over)");
+  std::string import_path;
+  import->add_option("file", import_path, "keepalived.conf")->required();
   std::string token_file = "/etc/vipd/api.token";
   std::string instance;
   double wait = 10;
@@ -123,6 +130,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*check) return cmd_check(config_path);
+  if (*import) {
+    const auto r = vipd::import::import_file(import_path);
+    for (const auto& n : r.notes) std::cerr << n.format() << "\n";
+    std::cout << r.toml;
+    if (!r.complete()) {
+      std::cerr << import_path
+                << ": not everything could be carried over (errors above); the output holds "
+                   "the rest\n";
+      return 1;
+    }
+    return 0;
+  }
   if (*cleanup) return cmd_cleanup(config_path);
   if (*status) return vipd::cli::run_status(url, json);
   if (*drain) return vipd::cli::run_drain(url, token_file, instance, true, wait);
