@@ -45,9 +45,17 @@ struct Runner::Impl {
 
   bool stop_requested() const { return stopping.load(std::memory_order_acquire); }
 
-  void publish(const config::Check& c, const Tracker& t, Transition tr, const ProbeResult& r,
-               Clock::duration took) {
-    if (stop_requested()) return;  // a run cut short by stop() is not a result
+  // The step every check thread takes after a run started at t0: the result goes to the tracker
+  // and, with the tracker's verdict, to the agent. Returns when the next regular run is due:
+  // Envoy's edge interval (probe faster while a change is pending, to confirm it sooner), else
+  // the check's interval.
+  Clock::time_point record_and_publish(const config::Check& c, Tracker& t, const ProbeResult& r,
+                                       Clock::time_point t0) {
+    const auto took = Clock::now() - t0;
+    const Transition tr = t.record(r.ok, r.immediate);
+    const auto interval = effective_interval(c);
+    const auto next = t0 + (tr == Transition::Pending ? edge_interval(interval) : interval);
+    if (stop_requested()) return next;  // a run cut short by stop() is not a result
     CheckUpdate u;
     u.check = c.name;
     u.type = c.type;
@@ -65,6 +73,7 @@ struct Runner::Impl {
     } catch (...) {
       // The agent's post only queues; nothing sensible to do with an exception on this thread.
     }
+    return next;
   }
 
   // Sleeps until `deadline` or stop; true when stopping.
@@ -79,35 +88,23 @@ struct Runner::Impl {
 
   void run_periodic(const config::Check& c, Probe& probe) {
     Tracker tracker(c.rise, c.fall);
-    const auto interval = effective_interval(c);
-    const auto edge = edge_interval(interval);
     while (!stop_requested()) {
       const auto t0 = Clock::now();
       const ProbeResult r = probe.run(stop_fd);
-      const auto took = Clock::now() - t0;
       if (stop_requested()) return;
-      const Transition tr = tracker.record(r.ok, r.immediate);
-      publish(c, tracker, tr, r, took);
-      // Envoy's edge interval: probe faster while a change is pending, to confirm it sooner.
-      const auto period = tr == Transition::Pending ? edge : interval;
-      if (sleep_until(t0 + period)) return;
+      if (sleep_until(record_and_publish(c, tracker, r, t0))) return;
     }
   }
 
   void run_pid(const config::Check& c) {
     Tracker tracker(c.rise, c.fall);
     PidWatch watch(c.pidfile, c.timeout);
-    const auto interval = effective_interval(c);
-    const auto edge = edge_interval(interval);
     while (!stop_requested()) {
       const auto t0 = Clock::now();
       const ProbeResult r = watch.evaluate(t0);
-      const auto took = Clock::now() - t0;
-      const Transition tr = tracker.record(r.ok, r.immediate);
-      publish(c, tracker, tr, r, took);
       // Re-evaluate every interval as a safety net (and to count `rise`), at once when the
       // process exits (pidfd POLLIN) or the pidfile changes (inotify), and when a grace ends.
-      auto deadline = t0 + (tr == Transition::Pending ? edge : interval);
+      auto deadline = record_and_publish(c, tracker, r, t0);
       if (const auto g = watch.grace_deadline(); g && *g > t0) deadline = std::min(deadline, *g);
       for (;;) {
         pollfd p[3] = {

@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "net/libnl_ptr.h"
 #include "net/sock_diag.h"
 
 namespace vipd::net {
@@ -36,13 +37,7 @@ constexpr int kRcvBuf = 1024 * 1024;    // room for a window of ACKs (≈ 1 KiB 
 constexpr int kAnswerTimeoutMs = 2000;  // the kernel answers in microseconds
 constexpr int kDumpTimeoutMs = 2000;    // SO_RCVTIMEO of the dump socket: never hang forever
 
-struct SockDel {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct MsgDel {
-  void operator()(nl_msg* m) const { nlmsg_free(m); }
-};
-using Sock = std::unique_ptr<nl_sock, SockDel>;
+using Sock = NlPtr<nl_sock>;
 
 struct Failed {
   ResetResult::Failure failure;
@@ -98,7 +93,7 @@ int on_dumped(nl_msg* msg, void* arg) {
 
 void dump(nl_sock* sk, std::uint8_t family, std::span<const std::uint8_t> bytecode,
           std::span<const vrrp::IpAddress> released, std::vector<sock_diag::TcpSocket>& found) {
-  std::unique_ptr<nl_msg, MsgDel> m(nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_DUMP));
+  NlPtr<nl_msg> m(nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_DUMP));
   if (!m) throw Failed{ResetResult::Failure::Error, "out of memory building a dump request"};
   auto payload = sock_diag::dump_request_payload(family, bytecode);
   if (nlmsg_append(m.get(), payload.data(), payload.size(), NLMSG_ALIGNTO) < 0)

@@ -14,18 +14,10 @@
 #include <cstring>
 #include <memory>
 
+#include "net/libnl_ptr.h"
+
 namespace vipd::net {
 namespace {
-
-struct SockDel {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct CacheDel {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-struct LinkDel {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
 
 struct AddrScan {
   int ifindex = 0;
@@ -57,7 +49,7 @@ std::optional<InterfaceInfo> lookup_interface(const std::string& name, std::stri
             " characters; ip -br link lists the interfaces)";
     return std::nullopt;
   }
-  std::unique_ptr<nl_sock, SockDel> sk(nl_socket_alloc());
+  NlPtr<nl_sock> sk(nl_socket_alloc());
   if (!sk) {
     error = "cannot allocate a netlink socket (out of memory)";
     return std::nullopt;
@@ -74,7 +66,7 @@ std::optional<InterfaceInfo> lookup_interface(const std::string& name, std::stri
       error = "reading interface '" + name + "' through netlink failed: " + nl_geterror(rc);
     return std::nullopt;
   }
-  std::unique_ptr<rtnl_link, LinkDel> link(raw_link);
+  NlPtr<rtnl_link> link(raw_link);
 
   InterfaceInfo info;
   info.name = name;
@@ -90,7 +82,7 @@ std::optional<InterfaceInfo> lookup_interface(const std::string& name, std::stri
     error = "reading the addresses of '" + name + "' through netlink failed: " + nl_geterror(rc);
     return std::nullopt;
   }
-  std::unique_ptr<nl_cache, CacheDel> cache(raw_cache);
+  NlPtr<nl_cache> cache(raw_cache);
   AddrScan scan{info.index, &exclude, std::nullopt};
   nl_cache_foreach(cache.get(), scan_addr, &scan);
   info.primary_v4 = scan.primary;

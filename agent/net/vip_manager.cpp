@@ -23,6 +23,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "net/libnl_ptr.h"
+
 namespace vipd::net {
 namespace {
 
@@ -32,35 +34,18 @@ constexpr int kSndBuf = 1024 * 1024;      // capped by net.core.wmem_max
 constexpr int kAckTimeoutMs = 5000;       // the kernel answers in microseconds; a lost ACK
                                           // (overrun) must not hang the event loop forever
 
-struct SockDel {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct AddrDel {
-  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
-};
-struct NlAddrDel {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct MsgDel {
-  void operator()(nl_msg* m) const { nlmsg_free(m); }
-};
-struct CacheDel {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-
-std::unique_ptr<nl_sock, SockDel> open_route_socket() {
-  std::unique_ptr<nl_sock, SockDel> sk(nl_socket_alloc());
+NlPtr<nl_sock> open_route_socket() {
+  NlPtr<nl_sock> sk(nl_socket_alloc());
   if (!sk) throw std::runtime_error("cannot allocate a netlink socket (out of memory)");
   if (int rc = nl_connect(sk.get(), NETLINK_ROUTE); rc < 0)
     throw std::runtime_error(std::string("cannot open a NETLINK_ROUTE socket: ") + nl_geterror(rc));
   return sk;
 }
 
-std::unique_ptr<rtnl_addr, AddrDel> make_addr(int ifindex, const vrrp::IpPrefix& vip) {
+NlPtr<rtnl_addr> make_addr(int ifindex, const vrrp::IpPrefix& vip) {
   const int family = vip.address.family == vrrp::Family::V4 ? AF_INET : AF_INET6;
-  std::unique_ptr<nl_addr, NlAddrDel> local(
-      nl_addr_build(family, vip.address.bytes.data(), vip.address.size()));
-  std::unique_ptr<rtnl_addr, AddrDel> a(rtnl_addr_alloc());
+  NlPtr<nl_addr> local(nl_addr_build(family, vip.address.bytes.data(), vip.address.size()));
+  NlPtr<rtnl_addr> a(rtnl_addr_alloc());
   if (!local || !a) throw std::bad_alloc();
   nl_addr_set_prefixlen(local.get(), vip.length);
   rtnl_addr_set_ifindex(a.get(), ifindex);
@@ -144,7 +129,7 @@ bool run_window(nl_sock* sk, bool add, int ifindex, std::span<const vrrp::IpPref
     if (rc < 0)
       throw std::runtime_error(std::string("building a netlink address request: ") +
                                nl_geterror(rc));
-    std::unique_ptr<nl_msg, MsgDel> m(raw);
+    NlPtr<nl_msg> m(raw);
     nlmsghdr* h = nlmsg_hdr(m.get());
     // This socket never runs libnl's own receive loop (present() uses another socket), so
     // taking numbers from its counter cannot upset libnl's sequence checks.
@@ -300,7 +285,7 @@ VipManager::AddressSet VipManager::dump_addresses() {
   if (int rc = rtnl_addr_alloc_cache(sk.get(), &raw); rc < 0)
     throw std::runtime_error(std::string("reading the interface addresses through netlink: ") +
                              nl_geterror(rc));
-  std::unique_ptr<nl_cache, CacheDel> cache(raw);
+  NlPtr<nl_cache> cache(raw);
   Collect c;
   nl_cache_foreach(cache.get(), collect_addr, &c);
   return std::move(c.found);

@@ -12,9 +12,9 @@ namespace vipd::vrrp {
 namespace {
 
 // "3.61s": durations in explanations, to the centisecond an operator can act on.
-std::string seconds(Duration d) {
+std::string secs(Duration d) {
   char buf[32];
-  (void)std::snprintf(buf, sizeof buf, "%.2fs", static_cast<double>(d.count()) / 1e6);
+  (void)std::snprintf(buf, sizeof buf, "%.2fs", to_seconds(d));
   return buf;
 }
 
@@ -174,14 +174,13 @@ void StateMachine::on(const event::MasterDownTimerExpired&, TimePoint now, Actio
   if (late > master_adver_interval_) {
     // RFC 9568 §2.5: log self-induced flapping (a descheduled process fires its timer late).
     out.emplace_back(action::Notice{action::Notice::Level::Warning, "timer_late",
-                                    "master-down timer fired " + seconds(late) + " late"});
+                                    "master-down timer fired " + secs(late) + " late"});
   }
   const std::string who = master_.address ? master_.address->to_string() : "any router";
   std::string why;
   switch (pending_takeover_) {
     case Reason::PriorityZero:
-      why =
-          "master " + who + " resigned (priority 0); Skew_Time " + seconds(skew_time()) + " passed";
+      why = "master " + who + " resigned (priority 0); Skew_Time " + secs(skew_time()) + " passed";
       break;
     case Reason::Preempt:
       why = "preempting master " + who + " (priority " + prio(master_.priority) + " < our " +
@@ -189,7 +188,7 @@ void StateMachine::on(const event::MasterDownTimerExpired&, TimePoint now, Actio
       break;
     default: {
       const Duration silent = now - master_.last_seen.value_or(since_);
-      why = "master-down timer expired (no advert from " + who + " for " + seconds(silent) + ")";
+      why = "master-down timer expired (no advert from " + who + " for " + secs(silent) + ")";
     }
   }
   become_master(pending_takeover_, std::move(why), now, out);
@@ -200,7 +199,7 @@ void StateMachine::on(const event::AdverTimerExpired&, TimePoint now, Actions& o
   const Duration late = now - *adver_deadline_;
   if (late > params_.advert_interval) {
     out.emplace_back(action::Notice{action::Notice::Level::Warning, "timer_late",
-                                    "advert timer fired " + seconds(late) + " late"});
+                                    "advert timer fired " + secs(late) + " late"});
   }
   send_advert(advertised_priority(), now, out);
   adver_deadline_ = now + params_.advert_interval;
@@ -370,7 +369,7 @@ void StateMachine::preempt_known_master(TimePoint now, Actions& out) {
   if (age > master_down_interval()) return;  // stale: it may be gone; Master_Down decides
   preempt_lower("preempting master " + master_.address->to_string() + " (priority " +
                     prio(master_.priority) + " < our " + prio(effective_priority_) +
-                    ", from its advert " + seconds(age) + " ago)",
+                    ", from its advert " + secs(age) + " ago)",
                 now, out);
 }
 
@@ -530,7 +529,7 @@ void StateMachine::on(const event::ReleaseTimerExpired&, TimePoint now, Actions&
   if (!holding_vips_ || !release_deadline_ || now < *release_deadline_) return;  // stale
   out.emplace_back(action::Notice{
       action::Notice::Level::Warning, "released_without_handover",
-      "releasing the VIPs: no new master was heard within " + seconds(master_down_interval())});
+      "releasing the VIPs: no new master was heard within " + secs(master_down_interval())});
   release_held_vips(out);
 }
 
