@@ -2,7 +2,7 @@
 """Where the time goes in case 1 (nginx stopped on the master, vipd pid check weight 0,
 group_size = 2): one line per run with every step on one clock (ms after the SIGTERM to nginx).
 
-    sudo python3 bench/case1_timeline.py [--runs 5] [--advert 10ms] [--poll-ms 1] [--speaker vipd]
+    sudo PYTHONPATH=pylab python3 bench/case1_timeline.py [--runs 5] [--advert 10ms] [--poll-ms 1] [--speaker vipd]
 
 Steps: nginx's master exits (pidfd, stamped by failover.py's SCHED_FIFO exit watcher); A's priority-0 advert and B's first advert
 and first gratuitous ARP on the LAN bridge (tcpdump; pcap wall-clock times converted to
@@ -18,11 +18,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import failover as F  # noqa: E402
-from lab import Lab, require_root_or_skip  # noqa: E402
+from vipdlab import VIP, Lab, require_root_or_skip
+from vipdlab.bench import common as C
+from vipdlab.bench.cases import Bench
 
 
 def main() -> int:
@@ -31,22 +30,22 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--advert", default="10ms")
     ap.add_argument("--poll-ms", type=float, default=1.0)
-    ap.add_argument("--speaker", default="vipd", choices=F.SPEAKERS)
+    ap.add_argument("--speaker", default="vipd", choices=C.SPEAKERS)
     ap.add_argument("--ka-track", choices=("file", "script"), default="file",
                     help="keepalived: track_file fed by the exit watcher (default) or 1 s script")
     args = ap.parse_args()
     require_root_or_skip(need=("nginx", "keepalived", "vipd", "tcpdump", "tshark"))
-    F.POLL_INTERVAL = args.poll_ms / 1000
-    F.FINE_INTERVAL = None  # the poller itself runs at --poll-ms here
-    F.KA_TRACK = args.ka_track
-    advert = F.parse_interval(args.advert)
+    C.POLL_INTERVAL = args.poll_ms / 1000
+    C.FINE_INTERVAL = None  # the poller itself runs at --poll-ms here
+    C.KA_TRACK = args.ka_track
+    advert = C.parse_interval(args.advert)
     off = time.time() - time.monotonic()  # pcap (wall clock) → monotonic
     print(f"{args.speaker}, case 1, {args.advert} adverts, client poll {args.poll_ms:g} ms; "
           f"ms after SIGTERM to nginx's master")
     print(f"{'run':>3} {'nginx exit':>10} {'A prio-0':>9} {'B advert':>9} {'B VIP up':>9} "
           f"{'B GARP':>8} {'served':>8}")
     with Lab(quiet=True) as lab:
-        b = F.Bench(lab, args.speaker, advert)
+        b = Bench(lab, args.speaker, advert)
         b.setup_case("1")
         for r in range(args.runs):
             cap = lab.capture(None, "ip proto 112 or arp")
@@ -75,7 +74,7 @@ def main() -> int:
                     p0 = t
                 elif f[1] == "198.18.0.12" and f[2] and badv is None:
                     badv = t
-                elif f[3] == F.VIP and garp is None:
+                elif f[3] == VIP and garp is None:
                     garp = t
 
             def rel(x):

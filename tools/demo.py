@@ -21,11 +21,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "netns"))
 
-import lab as labmod  # noqa: E402
-from lab import VIP, VIP_CIDR, Lab, keepalived_config, vipd_config, wait_for  # noqa: E402
-
+import vipdlab as labmod
+from vipdlab import VIP, VIP_CIDR, Lab, keepalived_config, vipd_config, wait_for
 API = "127.0.0.1:9555"  # vipd's /status, /metrics inside each node's namespace
 STEADY = 50             # answers in a row from one node = "settled" (0.5 s at 10 ms)
 TAKEOVER_DEADLINE = 10  # s; generous: the demo is about showing the number, not judging it

@@ -6,6 +6,7 @@
 # and two vipd in network namespaces, a client polling the VIP, a failover and a failback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD/pylab${PYTHONPATH:+:$PYTHONPATH}"  # the lab package (vipdlab)
 if [ "$(id -u)" != 0 ]; then
   # Root is needed (network namespaces, raw sockets). A root-only Debian has no sudo: only a
   # non-root user is sent through it, and only when it exists.

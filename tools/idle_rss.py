@@ -21,10 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "netns"))
-from lab import Lab, require_root_or_skip, vipd_config, wait_for  # noqa: E402
-
-
+from vipdlab import Lab, require_root_or_skip, vipd_config, wait_for
 def status_field(pid: int, name: str) -> int:
     m = re.search(rf"^{name}:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
     return int(m.group(1)) if m else 0

@@ -5,7 +5,7 @@ Per round and per setting (realtime_priority = 0, then = 10, alternating): a fre
 vipd on A (priority 150) and B (100) at 10 ms adverts (group_size 2, no API, no checks), the VIP
 on A; then ``--hogs`` busy loops (python, SCHED_OTHER, started here and ended by PID) load the
 machine while tcpdump captures VRRP on the lab bridge for ``--secs``. The spacing of A's adverts
-on the wire is computed as bench/failover.py does (spacing_stats): median, p99, max; and B's
+on the wire is computed as bench/failover.py does (vipdlab.bench.wire.spacing_stats): median, p99, max; and B's
 adverts in the window are counted (each one is a master-down expiry on B: A was late by more than
 Master_Down_Interval = 36.1 ms, a momentary split brain). A second capture on A's own interface
 (inside A) timestamps each advert as A's send path hands it to the device, in vipd's own system
@@ -24,10 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from failover import spacing_stats, vrrp_packets  # noqa: E402  (also puts tests/netns on the path)
-from lab import Lab, require_root_or_skip, vipd_config, wait_for  # noqa: E402
-
+from vipdlab import Lab, require_root_or_skip, vipd_config, wait_for
+from vipdlab.bench.wire import spacing_stats, vrrp_packets
 A_IP, B_IP = "198.18.0.11", "198.18.0.12"
 ADVERT_MS = 10.0
 

@@ -20,8 +20,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import run_main, VIP, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
+from vipdlab import run_main, VIP, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
 
 NOBODY = 65534
 CAP_NET_ADMIN, CAP_NET_RAW = 12, 13

@@ -22,8 +22,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab import VIP, require_root_or_skip, vipd_bin, vipd_config
-from vipdtest import Figures, VipWatcher, run_test, step, wait_state
+from vipdlab import VIP, require_root_or_skip, vipd_bin, vipd_config
+from vipdlab.vipd import Figures, VipWatcher, run_test, step, wait_state
 
 FIG = Figures("test_crash_cleanup")
 UNIT = Path(os.environ.get("VIPD_SOURCE") or Path(__file__).resolve().parents[2]) / \

@@ -22,11 +22,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import require_root_or_skip, vipd_bin, wait_for  # noqa: E402
-from obslab import API_PORT, Pair, node_config  # noqa: E402
-from vipdtest import Figures, hold, inst, run_test, state, step, wait_state  # noqa: E402
-
+from vipdlab import require_root_or_skip, vipd_bin, wait_for
+from vipdlab.obs import API_PORT, Pair, node_config
+from vipdlab.vipd import Figures, hold, inst, run_test, state, step, wait_state
 FIG = Figures("test_drain")
 URL = f"http://127.0.0.1:{API_PORT}"
 TOKEN = "s3cret-drain-token-0123456789"

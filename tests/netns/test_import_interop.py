@@ -15,8 +15,8 @@ Exit 0 pass, 1 fail, 77 skipped."""
 import subprocess
 import sys
 
-from lab import keepalived_config, require_root_or_skip, vipd_bin, wait_for
-from vipdtest import Figures, hold, master_down_ms, run_test, step, wait_state
+from vipdlab import keepalived_config, require_root_or_skip, vipd_bin, wait_for
+from vipdlab.vipd import Figures, hold, master_down_ms, run_test, step, wait_state
 
 FIG = Figures("test_import_interop")
 PRIO_A, PRIO_B = 150, 100

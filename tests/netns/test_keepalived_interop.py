@@ -15,15 +15,13 @@ keepalived's adverts (stays BACKUP, no dual master) and says so loudly: a log wa
 All in one lab, cases in sequence, speakers restarted between cases. Exit 0 pass, 1 fail, 77 skip.
 """
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import keepalived_config, require_root_or_skip, vipd_config, wait_for  # noqa: E402
-from vipdtest import (API, Figures, hold, inst, log_mark, master_down_ms, metric,  # noqa: E402
-                      metrics, run_test, step, transitions, wait_log_after, wait_state)
+from vipdlab import keepalived_config, require_root_or_skip, vipd_config, wait_for
+from vipdlab.vipd import (API, Figures, hold, inst, log_mark, master_down_ms, metric,
+                          metrics, run_test, step, transitions, wait_log_after, wait_state)
 
 PRIO_HI, PRIO_LO = 150, 100
 FIG = Figures("test_keepalived_interop")

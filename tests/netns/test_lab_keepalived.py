@@ -6,12 +6,10 @@ the VIP is only on A and the client is served by node-a; SIGTERM keepalived on A
 served by node-b within a deadline; keepalived restarted on A → back to node-a (preempt).
 Exit 0 pass, 1 fail, 77 skipped."""
 
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import run_main, VIP, Lab, keepalived_config, require_root_or_skip, wait_for
+from vipdlab import run_main, VIP, Lab, keepalived_config, require_root_or_skip, wait_for
 
 # Master_Down_Interval at 100 ms adverts is 3 × 100 ms + skew ≈ 0.36 s (B, priority 100); a
 # priority-0 advert on graceful stop cuts it to the skew time. Generous deadline for loaded CI.

@@ -9,16 +9,13 @@ nodes is fetched live and fed to promtool: exit 0 and no output (no lint). promt
 Debian's prometheus package, unpacked by tools/get-prometheus.sh (never installed).
 Exit 0 pass, 1 fail, 77 skipped."""
 
-import os
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import require_root_or_skip  # noqa: E402
-from obslab import ALERTS, Pair, prometheus_bin_or_skip  # noqa: E402
-from vipdtest import Figures, metrics, run_test, step, wait_state  # noqa: E402
-
+from vipdlab import require_root_or_skip
+from vipdlab.obs import ALERTS, Pair, prometheus_bin_or_skip
+from vipdlab.vipd import Figures, metrics, run_test, step, wait_state
 FIG = Figures("test_metrics_promtool")
 
 # DESIGN.md §7, every family (histograms are checked through their _bucket series).

@@ -42,12 +42,10 @@ import time
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import require_root_or_skip, wait_for  # noqa: E402
-from obslab import (ALERTS, API_PORT, DASHBOARD, REPO, Pair, Prometheus, heal,  # noqa: E402
-                    partition, prometheus_bin_or_skip)
-from vipdtest import Figures, run_test, state, step, wait_state  # noqa: E402
-
+from vipdlab import require_root_or_skip, wait_for
+from vipdlab.obs import (ALERTS, API_PORT, DASHBOARD, REPO, Pair, Prometheus, heal,
+                         partition, prometheus_bin_or_skip)
+from vipdlab.vipd import Figures, run_test, state, step, wait_state
 FIG = Figures("test_prometheus_lab")
 VARS = {"$job": ".*", "$node": ".*", "$instance": ".*", "${datasource}": "",
         "$__rate_interval": "1m", "$__interval": "1s", "$__range": "5m"}

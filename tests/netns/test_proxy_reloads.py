@@ -25,9 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-from lab import NGINX, require_root_or_skip, vipd_config, wait_for
-from vipdtest import (API, Figures, VipWatcher, hold, metric, metrics, run_test, status, step,
-                      wait_state)
+from vipdlab import NGINX, require_root_or_skip, vipd_config, wait_for
+from vipdlab.vipd import (API, Figures, VipWatcher, hold, metric, metrics, run_test, status, step,
+                          wait_state)
 
 FIG = Figures("test_proxy_reloads")
 RELOADS = int(os.environ.get("VIPD_RELOADS", "20"))

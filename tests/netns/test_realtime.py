@@ -18,10 +18,9 @@ import re
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import VIP_CIDR, require_root_or_skip, vipd_config, wait_for  # noqa: E402
-from vipdtest import (API, Figures, log_mark, metric, metrics, run_test, status, step,  # noqa: E402
-                      wait_log_after, wait_state)
+from vipdlab import VIP_CIDR, require_root_or_skip, vipd_config, wait_for
+from vipdlab.vipd import (API, Figures, log_mark, metric, metrics, run_test, status, step,
+                          wait_log_after, wait_state)
 
 FIG = Figures("test_realtime")
 SCHED_OTHER, SCHED_RR = 0, 2

@@ -24,11 +24,9 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import Poller, require_root_or_skip, vipd_bin, wait_for  # noqa: E402
-from obslab import API_PORT, REPO, Pair  # noqa: E402
-from vipdtest import Figures, run_test, status, step, wait_state  # noqa: E402
-
+from vipdlab import Poller, require_root_or_skip, vipd_bin, wait_for
+from vipdlab.obs import API_PORT, REPO, Pair
+from vipdlab.vipd import Figures, run_test, status, step, wait_state
 FIG = Figures("test_status_contract")
 URL = f"http://127.0.0.1:{API_PORT}"
 STALL_BOUND = 1.0  # s: "a stalled loop gives 503 within one second" (threshold 750 ms)

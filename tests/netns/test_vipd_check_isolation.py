@@ -10,14 +10,12 @@ The inter-advert spacing (min / median / p99 / max, jitter = |spacing - 100 ms|)
 printed side by side; the hung run must have no gap above interval + 20 ms.
 Exit 0 pass, 1 fail, 77 skipped."""
 
-import os
 import statistics
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import run_main, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
+from vipdlab import run_main, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
 
 API = "127.0.0.1:9555"
 STATUS = f"http://{API}/status"

@@ -32,9 +32,8 @@ import sys
 import time
 import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import (NGINX, VIP, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config,
-                 wait_for)
+from vipdlab import (NGINX, VIP, Lab, require_root_or_skip, require_vipd_or_skip, vipd_config,
+                     wait_for)
 
 API = "127.0.0.1:9555"
 STATUS = f"http://{API}/status"

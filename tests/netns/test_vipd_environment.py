@@ -11,14 +11,11 @@ Cases (one lab):
      and, with preempt on, takes the VIP back
 Exit 0 pass, 1 fail, 77 skipped."""
 
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import VIP, require_root_or_skip, vipd_config, wait_for  # noqa: E402
-from vipdtest import API, Figures, inst, run_test, step, wait_state  # noqa: E402
-
+from vipdlab import VIP, require_root_or_skip, vipd_config, wait_for
+from vipdlab.vipd import API, Figures, inst, run_test, step, wait_state
 FIG = Figures("vipd_environment")
 
 

@@ -20,16 +20,14 @@ Steps (one lab, in order; each leaves the lab in the state the next one starts f
      holds the VIP, and A does not preempt B
 Exit 0 pass, 1 fail, 77 skipped."""
 
-import os
 import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import require_root_or_skip, vipd_config, wait_for  # noqa: E402
-from vipdtest import (API, Figures, VipWatcher, hold, inst, log_mark, master_down_ms,  # noqa: E402
-                      run_test, skew_ms, state, status, step, transitions, wait_log_after,
-                      wait_state, wait_transition)
+from vipdlab import require_root_or_skip, vipd_config, wait_for
+from vipdlab.vipd import (API, Figures, VipWatcher, hold, inst, log_mark, master_down_ms,
+                          run_test, skew_ms, state, status, step, transitions, wait_log_after,
+                          wait_state, wait_transition)
 
 ADVERT_MS = 100
 PRIO_A, PRIO_B = 150, 100

@@ -14,10 +14,9 @@ Exit 0 pass, 1 fail, 77 skipped."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for  # noqa: E402
-from vipdtest import (API, Figures, metric, metrics, run_test, step,  # noqa: E402
-                      wait_state)
+from vipdlab import require_root_or_skip, require_vipd_or_skip, vipd_config, wait_for
+from vipdlab.vipd import (API, Figures, metric, metrics, run_test, step,
+                          wait_state)
 
 FIG = Figures("test_vipd_notify")
 

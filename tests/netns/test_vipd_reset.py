@@ -27,11 +27,10 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import (VIP, Lab, Nginx, require_root_or_skip, require_vipd_or_skip, skip,  # noqa: E402
-                 vipd_config, wait_for)
-from vipdtest import (API, Figures, VipWatcher, inst, log_mark, metric, metrics, run_test,  # noqa: E402
-                      step, wait_log_after, wait_state)
+from vipdlab import (VIP, Lab, Nginx, require_root_or_skip, require_vipd_or_skip, skip,
+                     vipd_config, wait_for)
+from vipdlab.vipd import (API, Figures, VipWatcher, inst, log_mark, metric, metrics, run_test,
+                          step, wait_log_after, wait_state)
 
 FIG = Figures("test_vipd_reset")
 VIP2 = "198.18.0.101"

@@ -20,15 +20,13 @@ For each VRRPv3 checksum mode (A 150 and B 100 both configured with it):
     while a non-gratuitous control frame does not.
 Exit 0 pass, 1 fail, 77 skipped."""
 
-import os
 import struct
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # ctest also sets PYTHONPATH
-from lab import VIP, require_root_or_skip, vipd_config, wait_for  # noqa: E402
-from vipdtest import (API, Figures, hold, run_test, skew_ms, step, wait_state,  # noqa: E402
-                      wait_transition, transitions)
+from vipdlab import VIP, require_root_or_skip, vipd_config, wait_for
+from vipdlab.vipd import (API, Figures, hold, run_test, skew_ms, step, wait_state,
+                          wait_transition, transitions)
 
 ADVERT_MS = 100
 PRIO_A, PRIO_B = 150, 100

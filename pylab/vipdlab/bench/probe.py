@@ -1,4 +1,4 @@
-"""Instruments of the failover benchmark that the test lab (tests/netns/lab.py) does not have.
+"""Instruments of the failover benchmark that the test lab (vipdlab.netns) does not have.
 
 - ``FineProbe``: an open-loop HTTP client in the client namespace (``fineprobe.c``, compiled on
   first use) that starts a new request every 1 ms whatever the earlier ones are doing (so a hung
@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from lab import Lab, Node, Sample, SampleStream, wait_for  # noqa: F401 (Lab: type only)
+from vipdlab import Lab, Node, Sample, SampleStream, wait_for  # noqa: F401 (Lab: type only)
 
 # ------------------------------------------------------------------------------------------------
 # Open-loop probe
@@ -45,7 +45,7 @@ def probe_binary() -> Path:
     if not out.exists():
         cc = shutil.which("cc") or shutil.which("gcc")
         if not cc:
-            raise RuntimeError("no C compiler (cc) to build bench/fineprobe.c; or --no-fine-probe")
+            raise RuntimeError("no C compiler (cc) to build fineprobe.c; or --no-fine-probe")
         tmp = out.with_suffix(f".{os.getpid()}")
         subprocess.run([cc, "-O2", "-o", str(tmp), str(PROBE_SRC)], check=True)
         os.replace(tmp, out)

@@ -15,7 +15,7 @@ lab's namespaces. Traffic only ever goes to 198.18.0.0/15 addresses inside the l
 
 Usage::
 
-    from lab import Lab, require_root_or_skip, wait_for
+    from vipdlab import Lab, require_root_or_skip, wait_for
     require_root_or_skip()
     with Lab() as lab:
         lab.start_nginx(lab.a); lab.start_nginx(lab.b)
@@ -23,7 +23,8 @@ Usage::
         ...
         wait_for(lambda: lab.has_vip(lab.a, VIP), 5, "VIP on node-a")
 
-Run ``python3 tests/netns/lab.py --teardown`` to remove labs left by ``--keep`` or by a crashed run.
+Run ``python3 -m vipdlab --teardown`` (``PYTHONPATH=pylab``) to remove labs left by ``--keep`` or by
+a crashed run.
 """
 
 from __future__ import annotations
@@ -32,269 +33,30 @@ import atexit
 import ipaddress
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-VIP = "198.18.0.100"
-VIP_CIDR = "198.18.0.100/24"
-LAB_NET = ipaddress.ip_network("198.18.0.0/15")
+from vipdlab.configs import LAB_NET, VIP, VIP_CIDR
+from vipdlab.nginx import Nginx, nginx_conf
+from vipdlab.processes import KEEPALIVED, NGINX, Capture, Proc, _pid_alive, log, vipd_bin, wait_for
+from vipdlab.sampling import Poller
+
 DEFAULT_NODES = (("a", "198.18.0.11/24"), ("b", "198.18.0.12/24"), ("c", "198.18.0.50/24"))
 STATE_DIR = Path(os.environ.get("VIPD_LAB_STATE_DIR", "/run/vipd-lab"))
-SKIP = 77
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
-
-
-# --------------------------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------------------------
-
-def log(msg: str) -> None:
-    print(f"[lab] {msg}", flush=True)
-
-
-def skip(reason: str) -> None:
-    """Exit 77 (ctest: skipped) with a clear reason."""
-    print(f"skipped: {reason}", flush=True)
-    sys.exit(SKIP)
-
-
-def require_root_or_skip(need: Iterable[str] = ("nginx", "keepalived")) -> None:
-    """Skip (exit 77) unless root, `ip netns` works, and the named tools are installed.
-
-    ``need`` may contain "nginx", "keepalived", "tcpdump", "tshark", "curl", "vipd"."""
-    if os.geteuid() != 0:
-        skip("needs root (network namespaces, raw sockets); run as root")
-    if not shutil.which("ip"):
-        skip("iproute2 (`ip`) is not installed")
-    probe = f"vlprobe{os.getpid()}-{secrets.token_hex(2)}"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if r.returncode != 0:
-        skip(f"`ip netns add` does not work here: {r.stderr.strip()}")
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    tools = {"nginx": NGINX, "keepalived": KEEPALIVED, "tcpdump": "tcpdump", "tshark": "tshark",
-             "curl": "curl"}
-    for name in need:
-        if name == "vipd":
-            require_vipd_or_skip()
-            continue
-        path = tools.get(name, name)
-        if not (shutil.which(path) or (os.path.isfile(path) and os.access(path, os.X_OK))):
-            skip(f"{name} is not installed (tools/install-deps.sh installs it)")
-
-
-def vipd_bin() -> str | None:
-    """$VIPD_BIN if it names an executable file, else None."""
-    path = os.environ.get("VIPD_BIN", "")
-    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
-
-
-def require_vipd_or_skip() -> str:
-    path = vipd_bin()
-    if not path:
-        skip(f"vipd binary not found (VIPD_BIN={os.environ.get('VIPD_BIN', '')!r}); build it first")
-    return path
-
-
-def run_main(main: Callable[[], int]) -> int:
-    """The exit code of a test script's ``main()``: its own value; 1 with a ``FAIL:`` line on an
-    assertion or an unexpected error (traceback printed); SystemExit (77 skips) passes through."""
-    try:
-        return main()
-    except AssertionError as e:
-        print(f"FAIL: {e}")
-        return 1
-    except SystemExit:
-        raise
-    except BaseException:
-        traceback.print_exc()
-        print("FAIL: unexpected error (see traceback)")
-        return 1
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],
-             interval: float = 0.01) -> object:
-    """Poll ``predicate`` until it returns a truthy value (returned) or raise AssertionError.
-
-    ``what`` says what was awaited; a callable is evaluated at the deadline (for live details)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for "
-                                 f"{what() if callable(what) else what}")
-        time.sleep(interval)
 
 
 def _check_lab_address(addr: str) -> None:
     ip = ipaddress.ip_interface(addr).ip
     if ip not in LAB_NET:
         raise ValueError(f"{addr} is outside 198.18.0.0/15: the lab only uses that range (LAB.md)")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
-# --------------------------------------------------------------------------------------------
-# Processes
-# --------------------------------------------------------------------------------------------
-
-class Proc:
-    """A process the lab started, in its own session (pgid == pid), tracked by PID.
-
-    ``stop()`` sends SIGTERM to the leader (graceful stop) and waits, ``kill()`` sends SIGKILL to
-    the whole process group (a crash, nothing left behind). The group is only signalled while the
-    leader is not yet reaped, so its PID cannot have been reused."""
-
-    def __init__(self, lab: "Lab", name: str, popen: subprocess.Popen, log: Path | None):
-        self.lab, self.name, self.popen, self.log = lab, name, popen, log
-        self.pid = popen.pid
-
-    def __repr__(self) -> str:
-        return f"<Proc {self.name} pid={self.pid} rc={self.popen.returncode}>"
-
-    @property
-    def returncode(self) -> int | None:
-        return self.popen.returncode
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def _exited_unreaped(self) -> bool:
-        if self.popen.returncode is not None:
-            return True
-        try:
-            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return True
-        return info is not None
-
-    def _signal_group(self, sig: int) -> None:
-        if self.popen.returncode is not None:
-            return  # reaped: the pgid may belong to someone else now
-        try:
-            os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def signal(self, sig: int) -> None:
-        """Send ``sig`` to the leader only (e.g. SIGHUP to reload)."""
-        if self.popen.returncode is None:
-            try:
-                os.kill(self.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def _finish(self, timeout: float) -> int | None:
-        """Wait for the leader to exit; SIGKILL the group on deadline; reap. Returns the rc."""
-        deadline = time.monotonic() + timeout
-        while not self._exited_unreaped() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not self._exited_unreaped():
-            log(f"{self.name} (pid {self.pid}) did not exit within {timeout:g}s: SIGKILL")
-        self._signal_group(signal.SIGKILL)  # the leader's children (nginx workers, VRRP child)
-        try:
-            return self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            log(f"{self.name} (pid {self.pid}) still not reaped after SIGKILL")
-            return None
-
-    def terminate(self) -> None:
-        """SIGTERM the leader without waiting (then ``wait_exit``)."""
-        self.signal(signal.SIGTERM)
-
-    def wait_exit(self, timeout: float = 10.0) -> int | None:
-        """Wait for the leader to exit, SIGKILL the group on deadline, reap; returns rc."""
-        return self._finish(timeout)
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM the leader (graceful stop), wait up to ``timeout``, then SIGKILL. Returns rc."""
-        self.signal(signal.SIGTERM)
-        return self._finish(timeout)
-
-    def kill(self) -> int | None:
-        """SIGKILL the whole process group (a crash) and reap. Returns rc (-9)."""
-        self._signal_group(signal.SIGKILL)
-        return self._finish(5)
-
-    def wait(self, timeout: float) -> int:
-        return self.popen.wait(timeout=timeout)
-
-    def expect_alive(self) -> None:
-        """Raise AssertionError (with the log's tail) if the process has exited."""
-        if not self.alive():
-            raise AssertionError(f"{self.name} (pid {self.pid}) exited with rc {self.returncode}:"
-                                 f"\n{self.log_text()[-2000:]}")
-
-    def log_text(self) -> str:
-        if not self.log or not self.log.exists():
-            return ""
-        return self.log.read_text(errors="replace")
-
-    def wait_log(self, pattern: str, timeout: float, what: str | None = None) -> re.Match:
-        """Wait until the log matches the regex ``pattern``; returns the match."""
-        rx = re.compile(pattern)
-        return wait_for(lambda: rx.search(self.log_text()), timeout,
-                        what or f"{self.name} log to match /{pattern}/")
-
-
-class Nginx(Proc):
-    """A real nginx (``daemon off``, master under our Popen) serving "node-X\\n" on 0.0.0.0:80.
-
-    ``/healthz`` answers 200 "ok" unless the file ``self.unhealthy_flag`` exists (then 503):
-    ``set_healthy(False)`` flips it with no reload."""
-
-    def __init__(self, lab, name, popen, log, node: "Node", prefix: Path, conf: Path):
-        super().__init__(lab, name, popen, log)
-        self.node, self.prefix, self.conf = node, prefix, conf
-        self.pidfile = prefix / "nginx.pid"
-        self.unhealthy_flag = prefix / "unhealthy"
-        self.error_log = prefix / "error.log"
-
-    def set_healthy(self, healthy: bool) -> None:
-        if healthy:
-            self.unhealthy_flag.unlink(missing_ok=True)
-        else:
-            self.unhealthy_flag.touch()
-
-    def reload(self) -> None:
-        """``nginx -s reload`` against this instance's pid file (master PID stays the same)."""
-        r = subprocess.run([NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-e",
-                            str(self.error_log), "-s", "reload"], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"nginx reload on {self.node.label} failed: {r.stderr.strip()}")
-
-    def worker_pids(self) -> list[int]:
-        return _children(self.pid)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        out = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(x) for x in out.split()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,187 +123,6 @@ class Node:
 
 
 # --------------------------------------------------------------------------------------------
-# The poller: a client in ns C hitting the VIP every 10 ms
-# --------------------------------------------------------------------------------------------
-
-_POLLER_SRC = r"""
-import socket, sys, time
-host, port, path, interval, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
-req = f"GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
-out = sys.stdout
-nxt = time.monotonic()
-while True:
-    t0 = time.monotonic()
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect((host, port))
-        s.sendall(req)
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "?"
-        body = body.decode(errors="replace").strip()
-        outcome = (body.split()[0] if body else "empty") if status == "200" else f"http-{status}"
-    except socket.timeout:
-        outcome = "timeout"
-    except ConnectionRefusedError:
-        outcome = "refused"
-    except ConnectionResetError:
-        outcome = "reset"
-    except OSError as e:
-        outcome = "error:" + (e.strerror or type(e).__name__).replace(" ", "_")
-    finally:
-        s.close()
-    t1 = time.monotonic()
-    out.write(f"{t0:.6f} {t1:.6f} {outcome}\n")
-    out.flush()
-    nxt += interval
-    now = time.monotonic()
-    if nxt > now:
-        time.sleep(nxt - now)
-    else:
-        nxt = now
-"""
-
-
-@dataclass(frozen=True)
-class Sample:
-    start: float     # time.monotonic() (system-wide clock, comparable with the test's)
-    end: float
-    outcome: str     # "node-a", "refused", "timeout", "reset", "http-503", "error:..."
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome.startswith("node-")
-
-
-class SampleStream:
-    """The requests of a client subprocess that prints one "start end outcome" line per request
-    (times are ``time.monotonic()`` values), collected by a reader thread as ``Sample``s."""
-
-    def _read_from(self, proc: "Proc") -> None:
-        self.proc = proc
-        self._samples: list[Sample] = []
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        for line in self.proc.popen.stdout:
-            parts = line.decode(errors="replace").split()
-            if len(parts) != 3:
-                continue
-            s = Sample(float(parts[0]), float(parts[1]), parts[2])
-            with self._cond:
-                self._samples.append(s)
-                self._cond.notify_all()
-
-    def samples(self, since: float | None = None, until: float | None = None) -> list[Sample]:
-        with self._lock:
-            out = list(self._samples)
-        return [s for s in out if (since is None or s.end >= since) and
-                (until is None or s.start <= until)]
-
-
-class Poller(SampleStream):
-    """Requests ``url`` from node C every ``interval`` (10 ms) with a short timeout.
-
-    Each request is a new TCP connection; the subprocess streams one line per request and a reader
-    thread collects them as ``Sample``s. Times are ``time.monotonic()`` values."""
-
-    def __init__(self, lab: "Lab", client: Node, host: str = VIP, port: int = 80, path: str = "/",
-                 interval: float = 0.01, timeout: float = 0.2):
-        self.host, self.interval, self.timeout = host, interval, timeout
-        self._read_from(client.popen("python3", "-u", "-c", _POLLER_SRC, host, str(port), path,
-                                     str(interval), str(timeout), name=f"poller@{client.label}",
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
-
-    def stop(self) -> None:
-        self.proc.stop(timeout=2)
-
-    def last(self) -> Sample | None:
-        with self._lock:
-            return self._samples[-1] if self._samples else None
-
-    def first(self, outcome: str, since: float) -> Sample | None:
-        """The first sample with ``outcome`` that completed at or after ``since``."""
-        for s in self.samples(since=since):
-            if s.outcome == outcome and s.end >= since:
-                return s
-        return None
-
-    def wait_served_by(self, outcome: str, timeout: float, since: float | None = None,
-                       consecutive: int = 1) -> Sample:
-        """Wait until ``consecutive`` answers in a row (completed after ``since``) are ``outcome``;
-        returns the first of them. ``outcome`` is e.g. "node-b"."""
-        since = time.monotonic() if since is None else since
-
-        def check():
-            run = []
-            for s in self.samples(since=since):
-                run = run + [s] if s.outcome == outcome else []
-                if len(run) >= consecutive:
-                    return run[0]
-            return None
-        return wait_for(check, timeout, lambda: f"client to be served by {outcome} "
-                        f"({consecutive} in a row); last answers: {self.tail(8)}")
-
-    def tail(self, n: int = 10) -> str:
-        return " ".join(s.outcome for s in self.samples()[-n:]) or "(none yet)"
-
-    def summary(self, since: float, until: float | None = None) -> dict:
-        """Counts per outcome, plus ``failed_fast`` (non-answers quicker than half the timeout) and
-        ``hung`` (timeouts) among requests in the window."""
-        counts: dict[str, int] = {}
-        failed_fast = hung = 0
-        for s in self.samples(since, until):
-            counts[s.outcome] = counts.get(s.outcome, 0) + 1
-            if s.outcome == "timeout":
-                hung += 1
-            elif not s.ok and (s.end - s.start) < self.timeout / 2:
-                failed_fast += 1
-        return {"counts": counts, "failed_fast": failed_fast, "hung": hung,
-                "total": sum(counts.values())}
-
-    def timeline(self, since: float, until: float | None = None) -> list[tuple[float, float, str, int]]:
-        """Runs of equal outcomes: (first start, last end, outcome, count), relative to nothing."""
-        runs: list[list] = []
-        for s in self.samples(since, until):
-            if runs and runs[-1][2] == s.outcome:
-                runs[-1][1] = s.end
-                runs[-1][3] += 1
-            else:
-                runs.append([s.start, s.end, s.outcome, 1])
-        return [tuple(r) for r in runs]
-
-
-# --------------------------------------------------------------------------------------------
-# Packet capture
-# --------------------------------------------------------------------------------------------
-
-class Capture(Proc):
-    """A tcpdump writing a pcap; ``stop()`` flushes it; ``decode()`` runs tshark on it."""
-    file: Path
-
-    def stop(self, timeout: float = 5.0) -> int | None:
-        self.signal(signal.SIGINT)  # tcpdump flushes and exits on SIGINT
-        return self._finish(timeout)
-
-    def decode(self, display_filter: str = "", *extra: str) -> str:
-        argv = ["tshark", "-n", "-r", str(self.file)]
-        if display_filter:
-            argv += ["-Y", display_filter]
-        r = subprocess.run(argv + list(extra), capture_output=True, text=True, timeout=60)
-        return r.stdout
-
-
-# --------------------------------------------------------------------------------------------
 # The lab
 # --------------------------------------------------------------------------------------------
 
@@ -575,7 +156,7 @@ class Lab:
     """Context manager: builds the topology on enter, tears everything down on exit.
 
     ``Lab(extra_nodes=[("d", "198.18.0.13/24")])`` adds nodes; ``lab.add_node(...)`` works later too.
-    ``keep=True`` leaves everything running on exit (``python3 lab.py --teardown`` removes it)."""
+    ``keep=True`` leaves everything running on exit (``python3 -m vipdlab --teardown`` removes it)."""
 
     def __init__(self, prefix: str | None = None, extra_nodes: Iterable[tuple[str, str]] = (),
                  keep: bool = False, sysctls: dict[str, str] | None = None, quiet: bool = False):
@@ -628,7 +209,7 @@ class Lab:
         if self.keep:
             self._save_state()
             _LIVE_LABS.remove(self)
-            self._log(f"kept lab {self.prefix} (tear down: python3 {__file__} --teardown {self.prefix})")
+            self._log(f"kept lab {self.prefix} (tear down: python3 -m vipdlab --teardown {self.prefix})")
             return
         self.close()
 
@@ -733,32 +314,7 @@ class Lab:
         prefix.mkdir(exist_ok=True)
         os.chmod(prefix, 0o755)
         conf = prefix / "nginx.conf"
-        conf.write_text(f"""\
-daemon off;
-master_process on;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    default_type text/plain;
-    keepalive_timeout 5s;
-    server {{
-        listen 0.0.0.0:80;
-        location = /healthz {{
-            if (-f {prefix}/unhealthy) {{ return 503 "unhealthy {node.label}\\n"; }}
-            return 200 "ok {node.label}\\n";
-        }}
-        location / {{ return 200 "{node.label}\\n"; }}
-    }}
-}}
-""")
+        conf.write_text(nginx_conf(prefix, node.label))
         argv = node.cmd(NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"))
         proc = self._popen(argv, f"nginx@{node.label}", prefix / "stderr.log", Nginx,
                            proc_args=(node, prefix, conf))
@@ -920,79 +476,6 @@ def _delete_namespaces(namespaces: Iterable[str]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Config builders (so tests and the demo write the same configs)
-# --------------------------------------------------------------------------------------------
-
-def keepalived_config(node: Node, priority: int, vrid: int = 51, advert: float = 0.1,
-                      vips: Iterable[str] = (VIP_CIDR,), version: int = 3,
-                      preempt: bool = True, unicast_peers: Iterable[str] = (),
-                      extra_instance: str = "", extra_global: str = "",
-                      scripts: str = "") -> str:
-    """A keepalived.conf for ``node``. ``scripts`` (vrrp_script blocks) goes before the instance,
-    which may reference them with ``extra_instance="track_script { NAME }"``."""
-    vip_lines = "\n".join(f"        {v} dev {node.iface}" for v in vips)
-    peers = list(unicast_peers)
-    unicast = ""
-    if peers:
-        unicast = (f"    unicast_src_ip {node.addr}\n    unicast_peer {{\n" +
-                   "".join(f"        {p}\n" for p in peers) + "    }\n")
-    return f"""\
-global_defs {{
-    router_id {node.label}
-    vrrp_version {version}
-    vrrp_garp_master_delay 0
-    vrrp_garp_master_repeat 5
-    vrrp_garp_interval 0.001
-    script_user root
-    enable_script_security
-{extra_global}}}
-{scripts}
-vrrp_instance VI_{vrid} {{
-    state BACKUP
-    interface {node.iface}
-    virtual_router_id {vrid}
-    priority {priority}
-    advert_int {advert:g}
-    {'' if preempt else 'nopreempt'}
-{unicast}    virtual_ipaddress {{
-{vip_lines}
-    }}
-{extra_instance}}}
-"""
-
-
-def vipd_config(node: Node, priority: int, vrid: int = 51, advert: str = "100ms",
-                vips: Iterable[str] = (VIP_CIDR,), version: int = 3, preempt: bool = True,
-                unicast_peers: Iterable[str] = (), checksum: str = "rfc9568",
-                api_listen: str = "", group_size: int = 0, extra_instance: str = "",
-                extra: str = "", extra_agent: str = "") -> str:
-    """A vipd TOML config (DESIGN.md §3). ``extra_agent`` and ``extra_instance`` are lines added
-    to [agent] and [[instance]]; ``extra`` is appended (e.g. [[check]] tables)."""
-    def toml_list(xs):
-        return "[" + ", ".join(json.dumps(x) for x in xs) + "]"
-    return f"""\
-[agent]
-node_name = "{node.label}"
-api_listen = "{api_listen}"
-log_level = "info"
-{extra_agent}
-[[instance]]
-name = "web"
-interface = "{node.iface}"
-vrid = {vrid}
-priority = {priority}
-version = {version}
-advert_interval = "{advert}"
-preempt = {str(preempt).lower()}
-group_size = {group_size}
-vips = {toml_list(vips)}
-unicast_peers = {toml_list(unicast_peers)}
-checksum = "{checksum}"
-{extra_instance}
-{extra}"""
-
-
-# --------------------------------------------------------------------------------------------
 # Teardown of kept / stale labs
 # --------------------------------------------------------------------------------------------
 
@@ -1037,21 +520,3 @@ def teardown(prefix: str | None = None, stale_only: bool = False, quiet: bool = 
     if not removed and not quiet:
         log("no kept or stale lab to remove" + (f" named {prefix}" if prefix else ""))
     return removed
-
-
-if __name__ == "__main__":
-    import argparse
-    ap = argparse.ArgumentParser(description="vipd network-namespace lab")
-    ap.add_argument("--teardown", nargs="?", const="", metavar="PREFIX",
-                    help="remove a kept lab (or all kept/stale labs)")
-    ap.add_argument("--list", action="store_true", help="list kept/running labs")
-    args = ap.parse_args()
-    if args.list:
-        for f in sorted(STATE_DIR.glob("*.json")) if STATE_DIR.exists() else []:
-            st = json.loads(f.read_text())
-            print(f"{st['prefix']}: keep={st['keep']} owner={st['owner']} "
-                  f"alive={_pid_alive(st['owner'])} ns={' '.join(st['namespaces'])}")
-    elif args.teardown is not None:
-        teardown(args.teardown or None)
-    else:
-        ap.print_help()

@@ -1,6 +1,6 @@
 """Helpers shared by the vipd netns tests (test_vipd_*.py, test_keepalived_interop.py).
 
-Not a test itself (ctest only runs ``test_*.py``). Everything here builds on lab.py:
+Not a test itself (ctest only runs ``test_*.py``). Everything here builds on vipdlab.netns:
 
     API / status(node) / inst(node) / state(node) / wait_state(node, "MASTER", timeout)
     metrics(node) / metric(text, name, **labels)      # vipd's /metrics inside the node
@@ -22,7 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lab import VIP, Lab, Node, Proc, wait_for
+from vipdlab import VIP, Lab, Node, Proc, wait_for
 
 API = "127.0.0.1:9555"  # vipd's api_listen inside every node namespace (separate loopbacks)
 

@@ -1,4 +1,4 @@
-/* The benchmark's open-loop HTTP probe (bench/probe.py, FineProbe; bench/README.md).
+/* The benchmark's open-loop HTTP probe (vipdlab.bench.probe, FineProbe; bench/README.md).
  *
  *   fineprobe HOST PORT PATH INTERVAL_US TIMEOUT_US      (commands on stdin: "on", "off")
  *

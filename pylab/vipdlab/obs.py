@@ -18,8 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab import Lab, Node, Proc, skip, vipd_config, wait_for
-from vipdtest import wait_state
+from vipdlab import Lab, Node, Proc, skip, vipd_config, wait_for
+from vipdlab.vipd import wait_state
 
 REPO = Path(os.environ.get("VIPD_SOURCE") or Path(__file__).resolve().parents[2])
 ALERTS = REPO / "packaging" / "prometheus" / "vipd-alerts.yml"

@@ -1,0 +1,29 @@
+"""vipdlab: the network-namespace lab of vipd's integration tests, bench and tools (LAB.md).
+
+Modules: ``netns`` (the ``Lab`` and its ``Node``s, teardown), ``processes`` (``Proc``, ``Capture``,
+``skip``/``wait_for``/``run_main``), ``nginx``, ``sampling`` (the client ``Poller`` and ``Sample``
+streams), ``configs`` (the lab's addresses, keepalived and vipd configurations), ``vipd`` (a vipd
+under test: /status, metrics, transitions, the VIP watcher), ``obs`` (the observability pair and
+Prometheus), ``bench`` (the failover benchmark). The common names are re-exported here::
+
+    from vipdlab import Lab, VIP, require_root_or_skip, vipd_config, wait_for
+
+Put ``pylab`` on ``PYTHONPATH`` (ctest does); ``python3 -m vipdlab --teardown`` removes kept or
+stale labs.
+"""
+
+from vipdlab.configs import LAB_NET, VIP, VIP_CIDR, keepalived_config, vipd_config
+from vipdlab.netns import DEFAULT_NODES, STATE_DIR, Lab, Node, teardown
+from vipdlab.nginx import Nginx, nginx_conf
+from vipdlab.processes import (KEEPALIVED, NGINX, SKIP, Capture, Proc, log, require_root_or_skip,
+                               require_vipd_or_skip, run_main, skip, vipd_bin, wait_for)
+from vipdlab.sampling import Poller, Sample, SampleStream
+
+__all__ = [
+    "LAB_NET", "VIP", "VIP_CIDR", "keepalived_config", "vipd_config",
+    "DEFAULT_NODES", "STATE_DIR", "Lab", "Node", "teardown",
+    "Nginx", "nginx_conf",
+    "KEEPALIVED", "NGINX", "SKIP", "Capture", "Proc", "log", "require_root_or_skip",
+    "require_vipd_or_skip", "run_main", "skip", "vipd_bin", "wait_for",
+    "Poller", "Sample", "SampleStream",
+]

@@ -1,0 +1,84 @@
+"""The lab's addresses and the configuration builders, so tests, the bench and the demo write the
+same keepalived and vipd configurations."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from vipdlab.netns import Node
+
+VIP = "198.18.0.100"
+VIP_CIDR = "198.18.0.100/24"
+LAB_NET = ipaddress.ip_network("198.18.0.0/15")
+
+
+def keepalived_config(node: Node, priority: int, vrid: int = 51, advert: float = 0.1,
+                      vips: Iterable[str] = (VIP_CIDR,), version: int = 3,
+                      preempt: bool = True, unicast_peers: Iterable[str] = (),
+                      extra_instance: str = "", extra_global: str = "",
+                      scripts: str = "") -> str:
+    """A keepalived.conf for ``node``. ``scripts`` (vrrp_script blocks) goes before the instance,
+    which may reference them with ``extra_instance="track_script { NAME }"``."""
+    vip_lines = "\n".join(f"        {v} dev {node.iface}" for v in vips)
+    peers = list(unicast_peers)
+    unicast = ""
+    if peers:
+        unicast = (f"    unicast_src_ip {node.addr}\n    unicast_peer {{\n" +
+                   "".join(f"        {p}\n" for p in peers) + "    }\n")
+    return f"""\
+global_defs {{
+    router_id {node.label}
+    vrrp_version {version}
+    vrrp_garp_master_delay 0
+    vrrp_garp_master_repeat 5
+    vrrp_garp_interval 0.001
+    script_user root
+    enable_script_security
+{extra_global}}}
+{scripts}
+vrrp_instance VI_{vrid} {{
+    state BACKUP
+    interface {node.iface}
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int {advert:g}
+    {'' if preempt else 'nopreempt'}
+{unicast}    virtual_ipaddress {{
+{vip_lines}
+    }}
+{extra_instance}}}
+"""
+
+
+def vipd_config(node: Node, priority: int, vrid: int = 51, advert: str = "100ms",
+                vips: Iterable[str] = (VIP_CIDR,), version: int = 3, preempt: bool = True,
+                unicast_peers: Iterable[str] = (), checksum: str = "rfc9568",
+                api_listen: str = "", group_size: int = 0, extra_instance: str = "",
+                extra: str = "", extra_agent: str = "") -> str:
+    """A vipd TOML config (DESIGN.md §3). ``extra_agent`` and ``extra_instance`` are lines added
+    to [agent] and [[instance]]; ``extra`` is appended (e.g. [[check]] tables)."""
+    def toml_list(xs):
+        return "[" + ", ".join(json.dumps(x) for x in xs) + "]"
+    return f"""\
+[agent]
+node_name = "{node.label}"
+api_listen = "{api_listen}"
+log_level = "info"
+{extra_agent}
+[[instance]]
+name = "web"
+interface = "{node.iface}"
+vrid = {vrid}
+priority = {priority}
+version = {version}
+advert_interval = "{advert}"
+preempt = {str(preempt).lower()}
+group_size = {group_size}
+vips = {toml_list(vips)}
+unicast_peers = {toml_list(unicast_peers)}
+checksum = "{checksum}"
+{extra_instance}
+{extra}"""
