@@ -131,7 +131,6 @@ void Metrics::set_counter(prometheus::Counter& c, double value) {
 }
 
 void Metrics::update(const Snapshot& s) {
-  static const char* kStates[] = {"INIT", "BACKUP", "MASTER", "FAULT"};
   up_since_.Add({}).Set(s.uptime_seconds);
   realtime_priority_.Add({{"kind", "requested"}}).Set(s.realtime.requested);
   realtime_priority_.Add({{"kind", "effective"}})
@@ -139,8 +138,10 @@ void Metrics::update(const Snapshot& s) {
                ? s.realtime.priority
                : 0);
   for (const auto& i : s.instances) {
-    for (const char* st : kStates)
-      state_.Add({{"instance", i.name}, {"state", st}}).Set(i.state == st ? 1 : 0);
+    for (const auto st :
+         {vrrp::State::Init, vrrp::State::Backup, vrrp::State::Master, vrrp::State::Fault})
+      state_.Add({{"instance", i.name}, {"state", std::string(vrrp::to_string(st))}})
+          .Set(i.state == st ? 1 : 0);
     priority_.Add({{"instance", i.name}, {"kind", "base"}}).Set(i.base_priority);
     priority_.Add({{"instance", i.name}, {"kind", "effective"}}).Set(i.effective_priority);
     for (const auto& t : i.transitions)
@@ -160,7 +161,7 @@ void Metrics::update(const Snapshot& s) {
       set_counter(connection_reset_failures_.Add({{"instance", i.name}, {"reason", reason}}),
                   static_cast<double>(count));
     master_last_seen_.Add({{"instance", i.name}})
-        .Set(i.state == "MASTER" ? 0 : i.master_last_seen_seconds.value_or(-1));
+        .Set(i.state == vrrp::State::Master ? 0 : i.master_last_seen_seconds.value_or(-1));
     for (const auto& [kind, count] : i.notices)
       set_counter(notices_.Add({{"instance", i.name}, {"kind", kind}}), static_cast<double>(count));
     for (const auto& v : i.vips)  // unknown (addresses unreadable): the last value stays

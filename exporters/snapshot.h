@@ -9,6 +9,8 @@
 #include <tuple>
 #include <vector>
 
+#include "vrrp/state_machine.h"
+
 namespace vipd::exporters {
 
 struct ContributionView {
@@ -34,11 +36,11 @@ struct InstanceView {
   int vrid = 0;
   std::string interface;
   int version = 3;
-  std::string state;         // INIT BACKUP MASTER FAULT
-  std::string since;         // RFC 3339 UTC
-  double since_seconds = 0;  // age of the last transition
-  std::string reason;        // the sentence
-  std::string reason_code;   // the enum name
+  vrrp::State state = vrrp::State::Init;  // shown as INIT BACKUP MASTER FAULT
+  std::string since;                      // RFC 3339 UTC
+  double since_seconds = 0;               // age of the last transition
+  std::string reason;                     // the sentence
+  std::string reason_code;                // the enum name
   int base_priority = 0;
   int effective_priority = 0;
   std::vector<ContributionView> contributions;

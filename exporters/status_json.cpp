@@ -34,7 +34,7 @@ nlohmann::json status_json(const Snapshot& s) {
         {"vrid", i.vrid},
         {"interface", i.interface},
         {"version", i.version},
-        {"state", i.state},
+        {"state", vrrp::to_string(i.state)},
         {"since", i.since},
         {"since_seconds", i.since_seconds},
         {"reason", i.reason},

@@ -89,7 +89,7 @@ exporters::Snapshot Agent::snapshot() {
     v.vrid = cfg.vrid;
     v.interface = cfg.interface;
     v.version = cfg.version;
-    v.state = std::string(vrrp::to_string(m.state()));
+    v.state = m.state();
     const auto& t = inst->last_transition();
     const auto age = now - (t.at == TimePoint{} ? started_at_ : t.at);
     v.since = rfc3339(wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(age));

@@ -32,7 +32,7 @@ exporters::Snapshot sample() {
   i.vrid = 51;
   i.interface = "eth0";
   i.version = 3;
-  i.state = "MASTER";
+  i.state = vipd::vrrp::State::Master;
   i.since = "2026-11-22T10:00:00Z";
   i.since_seconds = 12.5;
   i.reason = "master-down timer expired (no advert from 198.18.0.12 for 3.61s)";
