@@ -50,6 +50,11 @@ Metrics::Metrics(const std::string& version)
                              .Help("Adverts accepted although their checksum verified only in the "
                                    "other VRRPv3 checksum mode (set checksum to match the peer)")
                              .Register(*registry_)),
+      vrid_conflicts_(BuildCounter()
+                          .Name("vipd_vrrp_vrid_conflicts_total")
+                          .Help("Adverts for one of our VRIDs listing other addresses than ours, "
+                                "processed: another router uses the VRID (address_mismatch)")
+                          .Register(*registry_)),
       master_last_seen_(BuildGauge()
                             .Name("vipd_vrrp_master_last_seen_seconds")
                             .Help("Seconds since the last advert from the current master (0 while "
@@ -175,6 +180,7 @@ void Metrics::update(const Snapshot& s) {
   for (const auto& [reason, count] : s.dropped)
     set_counter(dropped_.Add({{"reason", reason}}), static_cast<double>(count));
   set_counter(checksum_mismatch_.Add({}), static_cast<double>(s.checksum_mode_mismatch));
+  set_counter(vrid_conflicts_.Add({}), static_cast<double>(s.vrid_conflicts));
   for (const auto& [key, count] : s.vip_operations)
     set_counter(vip_operations_.Add({{"op", key.first}, {"result", key.second}}),
                 static_cast<double>(count));

@@ -94,6 +94,7 @@ struct Snapshot {
   std::vector<CheckView> checks;
   std::map<std::string, std::uint64_t> dropped;  // by reason name
   std::uint64_t checksum_mode_mismatch = 0;
+  std::uint64_t vrid_conflicts = 0;  // adverts for our VRID with other addresses, processed
   std::map<std::pair<std::string, std::string>, std::uint64_t> vip_operations;
   bool config_reload_success = true;
   double config_last_reload_unix = 0;

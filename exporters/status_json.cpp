@@ -80,6 +80,7 @@ nlohmann::json status_json(const Snapshot& s) {
                              {"ran", c.ran}});
   doc["dropped"] = s.dropped;
   doc["checksum_mode_mismatch"] = s.checksum_mode_mismatch;
+  doc["vrid_conflicts"] = s.vrid_conflicts;
   doc["config"] = {{"last_reload_success", s.config_reload_success},
                    {"last_reload_unix", s.config_last_reload_unix}};
   doc["agent"] = {{"realtime",

@@ -78,6 +78,7 @@ void Instance::configure_jobs() {
   receiver_.advert_interval = std::chrono::duration_cast<vrrp::Centiseconds>(cfg_.advert_interval);
   receiver_.unicast_peers = cfg_.unicast_peers;
   receiver_.vips = machine_.params().vips;
+  receiver_.drop_address_mismatch = cfg_.ignore_address_mismatch;
   receiver_.auth_type = vrrp::AuthType::None;
   receiver_.auth_data = {};
   if (cfg_.version == 2 && !cfg_.auth_pass.empty()) {
@@ -261,9 +262,18 @@ void Instance::receive(const vrrp::Admission& admission, const vrrp::IpAddress& 
                           "checksum = \"" +
                           theirs + "\" on this instance (keepalived and FRR use pseudo-header)");
   }
-  // RFC 9568 §7.1: an address-list mismatch is logged and processed, not dropped; it is still
-  // counted under its drop reason, as docs/metrics.md says.
-  if (admission.address_list_mismatch) agent_stats_.drop(vrrp::DropReason::AddressListMismatch);
+  // RFC 9568 §7.1: an address-list mismatch is logged and processed, not dropped: another router
+  // uses our VRID with other addresses (a VRID conflict, issue 14). Counted as such, not as a
+  // drop; address_mismatch = "ignore" drops these in admission instead.
+  if (admission.address_list_mismatch) {
+    ++agent_stats_.vrid_conflicts;
+    conditions_.raise("vrid_conflict",
+                      "instance " + cfg_.name + ": router " + source.to_string() +
+                          " advertises VRID " + std::to_string(cfg_.vrid) +
+                          " with other addresses than ours; its adverts take part in our "
+                          "election (give it another VRID, or set address_mismatch = "
+                          "\"ignore\")");
+  }
   ++stats_.adverts_received;
   last_advert_heard_ = sched_.clock();
   feed(vrrp::event::AdvertReceived{decoded.advert, source});

@@ -157,6 +157,7 @@ exporters::Snapshot Agent::snapshot() {
   for (std::size_t r = 0; r < vrrp::kDropReasonCount; ++r)
     s.dropped[std::string(vrrp::to_string(static_cast<vrrp::DropReason>(r)))] = stats_.dropped[r];
   s.checksum_mode_mismatch = stats_.checksum_mode_mismatch;
+  s.vrid_conflicts = stats_.vrid_conflicts;
   for (std::size_t op = 0; op < kVipOpCount; ++op)
     for (std::size_t result = 0; result < 2; ++result)
       if (const auto n = stats_.vip_operations[op][result]; n != 0)

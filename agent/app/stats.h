@@ -33,6 +33,8 @@ struct AgentStats {
   std::array<std::uint64_t, vrrp::kDropReasonCount> dropped{};  // by vrrp::DropReason
   /// Adverts accepted although they verified only in the other checksum mode.
   std::uint64_t checksum_mode_mismatch = 0;
+  /// Adverts for one of our VRIDs listing other addresses, processed (a VRID conflict).
+  std::uint64_t vrid_conflicts = 0;
   /// vipd_vip_operations_total{op,result}: [op][0 = ok, 1 = error].
   std::array<std::array<std::uint64_t, 2>, kVipOpCount> vip_operations{};
   /// Exceptions a loop callback threw (each caught and logged; the loop went on).

@@ -85,6 +85,9 @@ struct Instance {
   std::optional<vrrp::IpAddress> unicast_src;
   vrrp::ChecksumMode checksum = vrrp::ChecksumMode::Rfc9568;
   std::string auth_pass;  // v2 only, up to 8 bytes
+  /// address_mismatch = "ignore": adverts for our VRID listing other addresses are dropped
+  /// (default "process": RFC 9568 §7.1; a v2 non-owner's are always dropped, RFC 3768 §7.1).
+  bool ignore_address_mismatch = false;
   Garp garp;
   std::vector<Track> track;
   std::vector<std::string> notify;  // argv

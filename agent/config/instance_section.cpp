@@ -23,6 +23,7 @@ const std::vector<std::string_view> kInstanceKeys = {"name",
                                                      "unicast_peers",
                                                      "unicast_src",
                                                      "checksum",
+                                                     "address_mismatch",
                                                      "auth_pass",
                                                      "garp",
                                                      "track",
@@ -173,6 +174,17 @@ void validate_advert_interval(TableReader& r, const Instance& in, Diags& diags) 
                          " is not a whole number of seconds (VRRPv2 carries whole seconds)");
   } else if (ms > 255'000) {
     diags.error(pos, "advert_interval " + text + " is out of range for VRRPv2 (1s..255s)");
+  }
+}
+
+void read_address_mismatch(TableReader& r, Instance& in, Diags& diags) {
+  std::string mode;
+  if (!r.string("address_mismatch", mode)) return;
+  if (mode == "ignore") {
+    in.ignore_address_mismatch = true;
+  } else if (mode != "process") {
+    diags.error(r.pos_of("address_mismatch"),
+                "invalid address_mismatch \"" + mode + "\": expected \"process\" or \"ignore\"");
   }
 }
 
@@ -368,6 +380,7 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
   read_unicast(r, in, family_known, diags);
   read_checksum_and_auth(r, in, diags);
   read_garp(r, in.garp, diags);
+  read_address_mismatch(r, in, diags);
   read_notify(r, in, diags);
 
   if (interval_ok || !r.has("advert_interval")) validate_advert_interval(r, in, diags);

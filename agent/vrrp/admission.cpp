@@ -57,8 +57,13 @@ Admission admit(const Datagram& datagram, std::span<const IpAddress> own_sources
   out.other_checksum_form =
       r.version == 3 && adv.family == Family::V4 && result.decoded->verified_with != r.checksum;
   // RFC 9568 §7.1: MAY verify; on mismatch SHOULD log; the packet is still processed.
-  out.address_list_mismatch =
+  const bool mismatch =
       !r.vips.empty() && adv.priority != 0 && !same_addresses(adv.addresses, r.vips);
+  // RFC 3768 §7.1: a v2 mismatching advert not from the address owner (priority 255) MUST be
+  // dropped. `address_mismatch = "ignore"` drops it in v3 too.
+  if (mismatch && ((r.version == 2 && adv.priority != 255) || r.drop_address_mismatch))
+    return drop(DropReason::AddressListMismatch);
+  out.address_list_mismatch = mismatch;
   out.decoded = std::move(result.decoded);
   out.outcome = Admission::Outcome::Accepted;
   return out;

@@ -34,7 +34,10 @@ struct Receiver {
   Centiseconds advert_interval{100};
   std::vector<IpAddress> unicast_peers;  // empty: multicast mode
   std::vector<IpAddress> vips;           // the addresses we advertise (address-list check)
-  AuthType auth_type = AuthType::None;   // v2 simple password
+  /// Config `address_mismatch = "ignore"`: drop an advert whose address list differs from ours
+  /// (another router on our VRID cannot take our VIP away). "process" (false): RFC 9568 §7.1.
+  bool drop_address_mismatch = false;
+  AuthType auth_type = AuthType::None;  // v2 simple password
   std::array<std::uint8_t, 8> auth_data{};
 };
 
@@ -50,7 +53,8 @@ struct Admission {
   bool vrid_matched = false;           // receiver is meaningful (also for most drops)
   std::optional<Decoded> decoded;      // when accepted
   bool other_checksum_form = false;    // v3/IPv4 verified only in the other checksum form
-  bool address_list_mismatch = false;  // accepted, but lists other addresses than ours
+  bool address_list_mismatch = false;  // accepted, but lists other addresses than ours (a VRID
+                                       // conflict: another router uses our VRID)
   [[nodiscard]] bool accepted() const { return outcome == Outcome::Accepted; }
 };
 

@@ -320,6 +320,8 @@ TEST_CASE("config: broken configs report the exact position and message", "[conf
       {inst("unicast_peers = [\"198.18.0.2\", \"198.18.0.3\"]\ngroup_size = 2\n"), 7, 14,
        "group_size = 2 but unicast_peers lists 2 peer(s)", kWarning},
       // Checks.
+      {inst("address_mismatch = \"drop\"\n"), 6, 20,
+       "invalid address_mismatch \"drop\": expected \"process\" or \"ignore\""},
       {http_check("interval = \"5ms\"\n"), 5, 12,
        "'interval' must be between 10ms and 1h, got 5ms"},
       {http_check("rise = 0\n"), 5, 8, "'rise' must be 1..100, got 0"},

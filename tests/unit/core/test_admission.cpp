@@ -170,6 +170,45 @@ TEST_CASE("admission: accepted adverts report the checksum form and the address 
   CHECK(listing.address_list_mismatch);
 }
 
+TEST_CASE("admission: VRID conflicts: v2 non-owner dropped (RFC 3768), address_mismatch = ignore",
+          "[admission]") {
+  const std::vector<IpAddress> theirs = {ip("198.18.0.101")};
+  Receiver v2 = multicast_receiver();
+  v2.version = 2;
+  const Receiver* v2s[] = {&v2};
+  // RFC 3768 §7.1: a mismatching address list not from the owner MUST be dropped.
+  const auto dropped =
+      admit(advert_from("198.18.0.2", 51, 2, ChecksumMode::Rfc9568, theirs), {}, v2s);
+  CHECK(dropped.outcome == Admission::Outcome::Dropped);
+  CHECK(dropped.reason == DropReason::AddressListMismatch);
+  // ... but the owner's (priority 255) is processed.
+  auto owner = advert_from("198.18.0.2", 51, 2, ChecksumMode::Rfc9568, theirs);
+  {
+    Advertisement adv;
+    adv.version = 2;
+    adv.vrid = 51;
+    adv.priority = 255;
+    adv.advert_interval = Centiseconds{100};
+    adv.addresses = theirs;
+    owner.payload = encode(adv, {owner.source, owner.destination}, ChecksumMode::Rfc9568);
+  }
+  const auto from_owner = admit(owner, {}, v2s);
+  REQUIRE(from_owner.accepted());
+  CHECK(from_owner.address_list_mismatch);
+  // The same list as ours: v2 accepts.
+  CHECK(admit(advert_from("198.18.0.2", 51, 2), {}, v2s).accepted());
+
+  // v3 with address_mismatch = "ignore": dropped under the same reason.
+  Receiver v3 = multicast_receiver();
+  v3.drop_address_mismatch = true;
+  const Receiver* v3s[] = {&v3};
+  const auto ignored =
+      admit(advert_from("198.18.0.2", 51, 3, ChecksumMode::Rfc9568, theirs), {}, v3s);
+  CHECK(ignored.outcome == Admission::Outcome::Dropped);
+  CHECK(ignored.reason == DropReason::AddressListMismatch);
+  CHECK(admit(advert_from("198.18.0.2"), {}, v3s).accepted());
+}
+
 TEST_CASE("same_addresses ignores order", "[admission]") {
   CHECK(same_addresses({ip("198.18.0.1"), ip("198.18.0.2")}, {ip("198.18.0.2"), ip("198.18.0.1")}));
   CHECK_FALSE(same_addresses({ip("198.18.0.1")}, {ip("198.18.0.2")}));
