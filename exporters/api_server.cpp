@@ -33,8 +33,8 @@ struct Connection {
   std::size_t written = 0;
   bool request_started = false;  // bytes of a request are in `in`: the request deadline runs
   bool close_after_write = false;
-  bool want_write = false;       // EPOLLOUT registered
-  bool peer_closed = false;      // the client shut its side: answer what is complete, then close
+  bool want_write = false;   // EPOLLOUT registered
+  bool peer_closed = false;  // the client shut its side: answer what is complete, then close
   Clock::time_point request_start{};
   Clock::time_point idle_since{};
   Clock::time_point write_start{};
@@ -237,11 +237,11 @@ void ApiServer::serve() {
       ++counters_.accepted;
       if (conns.size() >= limits_.max_connections && !evict_one(now)) {
         ++counters_.refused_full;
-        const auto text = format_response(
-            error_response(503, "the API holds its maximum of " +
-                                    std::to_string(limits_.max_connections) +
-                                    " connections; try again"),
-            false);
+        const auto text =
+            format_response(error_response(503, "the API holds its maximum of " +
+                                                    std::to_string(limits_.max_connections) +
+                                                    " connections; try again"),
+                            false);
         [[maybe_unused]] const auto n =
             ::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
@@ -329,8 +329,7 @@ void ApiServer::serve() {
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       if (fd == impl_->wake_fd) {
-        for (auto it = conns.begin(); it != conns.end(); it = conns.erase(it))
-          ::close(it->first);
+        for (auto it = conns.begin(); it != conns.end(); it = conns.erase(it)) ::close(it->first);
         open_ = 0;
         return;
       }

@@ -65,11 +65,11 @@ struct ApiLimits {
 struct ApiCounters {
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> refused_full{0};   // answered 503: every slot busy
-  std::atomic<std::uint64_t> evicted{0};        // closed to make room for a new connection
+  std::atomic<std::uint64_t> refused_full{0};      // answered 503: every slot busy
+  std::atomic<std::uint64_t> evicted{0};           // closed to make room for a new connection
   std::atomic<std::uint64_t> request_timeouts{0};  // 408: request not complete in time
   std::atomic<std::uint64_t> idle_closed{0};
-  std::atomic<std::uint64_t> bad_requests{0};   // 400/413/431/501
+  std::atomic<std::uint64_t> bad_requests{0};  // 400/413/431/501
 };
 
 class ApiServer {

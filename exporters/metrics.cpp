@@ -149,25 +149,28 @@ void Metrics::update(const Snapshot& s) {
           .Set(i.state == st ? 1 : 0);
     priority_.Add({{"instance", i.name}, {"kind", "base"}}).Set(i.base_priority);
     priority_.Add({{"instance", i.name}, {"kind", "effective"}}).Set(i.effective_priority);
-    for (const auto& t : i.transitions)
-      set_counter(transitions_.Add(
-                      {{"instance", i.name}, {"from", t.from}, {"to", t.to}, {"reason", t.reason}}),
-                  static_cast<double>(t.count));
-    set_counter(adverts_sent_.Add({{"instance", i.name}}), static_cast<double>(i.adverts_sent));
+    const auto& c = i.counters;
+    for (const auto& [key, count] : c.transitions)
+      set_counter(transitions_.Add({{"instance", i.name},
+                                    {"from", std::string(vrrp::to_string(std::get<0>(key)))},
+                                    {"to", std::string(vrrp::to_string(std::get<1>(key)))},
+                                    {"reason", std::string(vrrp::to_string(std::get<2>(key)))}}),
+                  static_cast<double>(count));
+    set_counter(adverts_sent_.Add({{"instance", i.name}}), static_cast<double>(c.adverts_sent));
     set_counter(adverts_received_.Add({{"instance", i.name}}),
-                static_cast<double>(i.adverts_received));
-    set_counter(garp_sent_.Add({{"instance", i.name}}), static_cast<double>(i.garp_sent));
+                static_cast<double>(c.adverts_received));
+    set_counter(garp_sent_.Add({{"instance", i.name}}), static_cast<double>(c.garp_sent));
     set_counter(connections_reset_.Add({{"instance", i.name}}),
-                static_cast<double>(i.connections_reset));
+                static_cast<double>(c.connections_reset));
     // Every reason at 0 from the start: the first failure must be visible to increase().
     for (const char* reason : {"unsupported", "permission", "error"})
       connection_reset_failures_.Add({{"instance", i.name}, {"reason", reason}});
-    for (const auto& [reason, count] : i.connection_reset_failures)
+    for (const auto& [reason, count] : c.connection_reset_failures)
       set_counter(connection_reset_failures_.Add({{"instance", i.name}, {"reason", reason}}),
                   static_cast<double>(count));
     master_last_seen_.Add({{"instance", i.name}})
         .Set(i.state == vrrp::State::Master ? 0 : i.master_last_seen_seconds.value_or(-1));
-    for (const auto& [kind, count] : i.notices)
+    for (const auto& [kind, count] : c.notices)
       set_counter(notices_.Add({{"instance", i.name}, {"kind", kind}}), static_cast<double>(count));
     for (const auto& v : i.vips)  // unknown (addresses unreadable): the last value stays
       if (v.present)
@@ -177,13 +180,19 @@ void Metrics::update(const Snapshot& s) {
     // show in a dashboard or alert (Prometheus: "avoid missing metrics").
     failover_duration_.Add({{"instance", i.name}}, kFailoverBuckets);
   }
-  for (const auto& [reason, count] : s.dropped)
-    set_counter(dropped_.Add({{"reason", reason}}), static_cast<double>(count));
-  set_counter(checksum_mismatch_.Add({}), static_cast<double>(s.checksum_mode_mismatch));
-  set_counter(vrid_conflicts_.Add({}), static_cast<double>(s.vrid_conflicts));
-  for (const auto& [key, count] : s.vip_operations)
-    set_counter(vip_operations_.Add({{"op", key.first}, {"result", key.second}}),
-                static_cast<double>(count));
+  for (std::size_t r = 0; r < vrrp::kDropReasonCount; ++r)
+    set_counter(
+        dropped_.Add({{"reason", std::string(vrrp::to_string(static_cast<vrrp::DropReason>(r)))}}),
+        static_cast<double>(s.counters.dropped[r]));
+  set_counter(checksum_mismatch_.Add({}), static_cast<double>(s.counters.checksum_mode_mismatch));
+  set_counter(vrid_conflicts_.Add({}), static_cast<double>(s.counters.vrid_conflicts));
+  for (std::size_t op = 0; op < app::kVipOpCount; ++op)
+    for (std::size_t result = 0; result < 2; ++result)
+      if (const auto n = s.counters.vip_operations[op][result]; n != 0)
+        set_counter(
+            vip_operations_.Add({{"op", std::string(app::to_string(static_cast<app::VipOp>(op)))},
+                                 {"result", result == 0 ? "ok" : "error"}}),
+            static_cast<double>(n));
   for (const auto& c : s.checks) {
     check_up_.Add({{"check", c.name}}).Set(c.up ? 1 : 0);
     // At 0 from the start, for the same reason as the failover histogram: the first failing

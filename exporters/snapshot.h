@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "app/stats.h"
 #include "vrrp/state_machine.h"
 
 namespace vipd::exporters {
@@ -24,11 +25,6 @@ struct VipView {
   std::string address;  // "198.18.0.100/24"
   /// On the interface now; nullopt when the addresses could not be read ("unknown").
   std::optional<bool> present;
-};
-
-struct TransitionCount {
-  std::string from, to, reason;
-  std::uint64_t count = 0;
 };
 
 struct InstanceView {
@@ -56,14 +52,8 @@ struct InstanceView {
   bool two_node_active = false;  // group_size = 2 fast takeover in force
   std::vector<std::string> peers_seen;
   std::vector<std::string> warnings;
-  // counters
-  std::uint64_t adverts_sent = 0, adverts_received = 0, garp_sent = 0, vip_readded = 0;
-  std::uint64_t connections_reset = 0;
-  std::map<std::string, std::uint64_t> connection_reset_failures;  // by reason
-  std::vector<TransitionCount> transitions;
-  std::map<std::string, std::uint64_t> notices;
-  std::optional<double> last_failover_seconds;
-  std::uint64_t failovers = 0;
+  /// The instance's counters as the instance keeps them (declared once, in app/stats.h).
+  app::InstanceStats counters;
 };
 
 struct CheckView {
@@ -92,10 +82,8 @@ struct Snapshot {
   RealtimeView realtime;
   std::vector<InstanceView> instances;
   std::vector<CheckView> checks;
-  std::map<std::string, std::uint64_t> dropped;  // by reason name
-  std::uint64_t checksum_mode_mismatch = 0;
-  std::uint64_t vrid_conflicts = 0;  // adverts for our VRID with other addresses, processed
-  std::map<std::pair<std::string, std::string>, std::uint64_t> vip_operations;
+  /// The agent's counters as the agent keeps them (declared once, in app/stats.h).
+  app::AgentStats counters;
   bool config_reload_success = true;
   double config_last_reload_unix = 0;
 };

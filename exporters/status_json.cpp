@@ -26,9 +26,12 @@ nlohmann::json status_json(const Snapshot& s) {
     for (const auto& v : i.vips)
       vips.push_back({{"address", v.address}, {"present", opt(v.present)}});
     nlohmann::json transitions = nlohmann::json::array();
-    for (const auto& t : i.transitions)
-      transitions.push_back(
-          {{"from", t.from}, {"to", t.to}, {"reason", t.reason}, {"count", t.count}});
+    const auto& c = i.counters;
+    for (const auto& [key, count] : c.transitions)
+      transitions.push_back({{"from", vrrp::to_string(std::get<0>(key))},
+                             {"to", vrrp::to_string(std::get<1>(key))},
+                             {"reason", vrrp::to_string(std::get<2>(key))},
+                             {"count", count}});
     doc["instances"].push_back({
         {"name", i.name},
         {"vrid", i.vrid},
@@ -57,15 +60,17 @@ nlohmann::json status_json(const Snapshot& s) {
         {"peers_seen", i.peers_seen},
         {"warnings", i.warnings},
         {"counters",
-         {{"adverts_sent", i.adverts_sent},
-          {"adverts_received", i.adverts_received},
-          {"garp_sent", i.garp_sent},
-          {"vip_readded", i.vip_readded},
-          {"connections_reset", i.connections_reset},
-          {"failovers", i.failovers},
-          {"last_failover_seconds", opt(i.last_failover_seconds)}}},
+         {{"adverts_sent", c.adverts_sent},
+          {"adverts_received", c.adverts_received},
+          {"garp_sent", c.garp_sent},
+          {"vip_readded", c.vip_readded},
+          {"connections_reset", c.connections_reset},
+          {"failovers", c.failovers},
+          {"last_failover_seconds", c.last_failover_seconds >= 0
+                                        ? nlohmann::json(c.last_failover_seconds)
+                                        : nlohmann::json(nullptr)}}},
         {"transitions", transitions},
-        {"notices", i.notices},
+        {"notices", c.notices},
     });
   }
   doc["checks"] = nlohmann::json::array();
@@ -78,9 +83,12 @@ nlohmann::json status_json(const Snapshot& s) {
                              {"last_error", opt(c.last_error)},
                              {"value", c.value},
                              {"ran", c.ran}});
-  doc["dropped"] = s.dropped;
-  doc["checksum_mode_mismatch"] = s.checksum_mode_mismatch;
-  doc["vrid_conflicts"] = s.vrid_conflicts;
+  nlohmann::json dropped = nlohmann::json::object();
+  for (std::size_t r = 0; r < vrrp::kDropReasonCount; ++r)
+    dropped[std::string(vrrp::to_string(static_cast<vrrp::DropReason>(r)))] = s.counters.dropped[r];
+  doc["dropped"] = dropped;
+  doc["checksum_mode_mismatch"] = s.counters.checksum_mode_mismatch;
+  doc["vrid_conflicts"] = s.counters.vrid_conflicts;
   doc["config"] = {{"last_reload_success", s.config_reload_success},
                    {"last_reload_unix", s.config_last_reload_unix}};
   doc["agent"] = {{"realtime",

@@ -123,20 +123,7 @@ exporters::Snapshot Agent::snapshot() {
     v.holding_vips = m.holding_vips();
     v.two_node_active = m.two_node_active();
     for (const auto& p : m.peers_seen()) v.peers_seen.push_back(p.to_string());
-    const auto& st = inst->stats();
-    v.adverts_sent = st.adverts_sent;
-    v.adverts_received = st.adverts_received;
-    v.garp_sent = st.garp_sent;
-    v.vip_readded = st.vip_readded;
-    v.connections_reset = st.connections_reset;
-    v.connection_reset_failures = st.connection_reset_failures;
-    v.failovers = st.failovers;
-    v.notices = st.notices;
-    if (st.last_failover_seconds >= 0) v.last_failover_seconds = st.last_failover_seconds;
-    for (const auto& [key, count] : st.transitions)
-      v.transitions.push_back({std::string(vrrp::to_string(std::get<0>(key))),
-                               std::string(vrrp::to_string(std::get<1>(key))),
-                               std::string(vrrp::to_string(std::get<2>(key))), count});
+    v.counters = inst->stats();
     s.instances.push_back(std::move(v));
   }
   for (const auto& c : config_.checks) {
@@ -154,15 +141,7 @@ exporters::Snapshot Agent::snapshot() {
     }
     s.checks.push_back(std::move(v));
   }
-  for (std::size_t r = 0; r < vrrp::kDropReasonCount; ++r)
-    s.dropped[std::string(vrrp::to_string(static_cast<vrrp::DropReason>(r)))] = stats_.dropped[r];
-  s.checksum_mode_mismatch = stats_.checksum_mode_mismatch;
-  s.vrid_conflicts = stats_.vrid_conflicts;
-  for (std::size_t op = 0; op < kVipOpCount; ++op)
-    for (std::size_t result = 0; result < 2; ++result)
-      if (const auto n = stats_.vip_operations[op][result]; n != 0)
-        s.vip_operations[{std::string(to_string(static_cast<VipOp>(op))),
-                          result == 0 ? "ok" : "error"}] = n;
+  s.counters = stats_;
   s.config_reload_success = last_reload_ok_;
   s.config_last_reload_unix = last_reload_unix_;
   return s;

@@ -46,8 +46,9 @@ exporters::Snapshot sample() {
   i.advert_interval_ms = 1000;
   i.master_down_interval_ms = 3609;
   i.vips.push_back({"198.18.0.100/24", true});
-  i.adverts_sent = 7;
-  i.transitions.push_back({"BACKUP", "MASTER", "master_down", 1});
+  i.counters.adverts_sent = 7;
+  i.counters.transitions[{vipd::vrrp::State::Backup, vipd::vrrp::State::Master,
+                          vipd::vrrp::Reason::MasterDown}] = 1;
   s.instances.push_back(i);
   exporters::CheckView c;
   c.name = "nginx-http";
@@ -57,9 +58,10 @@ exporters::Snapshot sample() {
   c.last_duration_ms = 0.8;
   c.ran = true;
   s.checks.push_back(c);
-  s.dropped["bad_checksum"] = 3;
-  s.dropped["ttl"] = 0;
-  s.vip_operations[{"add", "ok"}] = 1;
+  s.counters.drop(vipd::vrrp::DropReason::BadChecksum);
+  s.counters.drop(vipd::vrrp::DropReason::BadChecksum);
+  s.counters.drop(vipd::vrrp::DropReason::BadChecksum);
+  s.counters.count(vipd::app::VipOp::Add, true);
   s.realtime = {10, "SCHED_RR", 10, std::nullopt};
   return s;
 }
@@ -131,7 +133,7 @@ TEST_CASE("metrics carry the DESIGN.md §7 names and pass promtool when it is av
   }
   // Counters follow the snapshot: a second update with a larger count adds only the difference.
   auto s = sample();
-  s.instances[0].adverts_sent = 10;
+  s.instances[0].counters.adverts_sent = 10;
   m.update(s);
   CHECK(m.serialize().find("vipd_vrrp_adverts_sent_total{instance=\"web\"} 10") !=
         std::string::npos);
