@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "config/sections.h"
+#include "config/vip_rules.h"
 
 namespace vipd::config::detail {
 namespace {
@@ -77,6 +78,10 @@ void read_vips(TableReader& r, Instance& in, Seen& seen, Diags& diags) {
       diags.error(where[i], "VIP " + texts[i] + " is not a unicast address");
       continue;
     }
+    if (const auto why = vip_unusable(*prefix)) {
+      diags.error(where[i], "VIP " + texts[i] + " cannot be a VIP: it " + *why);
+      continue;
+    }
     if (!family) {
       family = addr.family;
     } else if (addr.family != *family) {
@@ -103,7 +108,17 @@ void read_vips(TableReader& r, Instance& in, Seen& seen, Diags& diags) {
   if (family) in.family = *family;
 }
 
-void read_unicast(TableReader& r, Instance& in, bool family_known, Diags& diags) {
+/// " is a VIP of this instance" / " is a VIP of instance 'db' (line 12)" when `addr` is one.
+std::string as_vip(const vrrp::IpAddress& addr, const Instance& in, const Seen& seen) {
+  for (const auto& v : in.vips)
+    if (v.address == addr) return " is a VIP of this instance";
+  if (const auto it = seen.vips.find(addr); it != seen.vips.end())
+    return " is a VIP of instance '" + it->second.first + "' (" + line_ref(it->second.second) + ")";
+  return {};
+}
+
+void read_unicast(TableReader& r, Instance& in, const Seen& seen, bool family_known,
+                  Diags& diags) {
   std::vector<std::string> texts;
   std::vector<SourcePos> where;
   if (r.string_array("unicast_peers", texts, &where)) {
@@ -121,6 +136,9 @@ void read_unicast(TableReader& r, Instance& in, bool family_known, Diags& diags)
       } else if (std::find(in.unicast_peers.begin(), in.unicast_peers.end(), *addr) !=
                  in.unicast_peers.end()) {
         diags.error(where[i], "unicast peer " + texts[i] + " is listed twice");
+      } else if (const auto vip = as_vip(*addr, in, seen); !vip.empty()) {
+        diags.error(where[i], "unicast peer " + texts[i] + vip +
+                                  ": a peer is another router's own address, never a VIP");
       } else {
         in.unicast_peers.push_back(*addr);
       }
@@ -140,6 +158,11 @@ void read_unicast(TableReader& r, Instance& in, bool family_known, Diags& diags)
                in.unicast_peers.end()) {
       diags.error(r.pos_of("unicast_src"),
                   "unicast_src " + src + " is also listed in unicast_peers");
+    } else if (const auto vip = as_vip(*addr, in, seen); !vip.empty()) {
+      diags.error(r.pos_of("unicast_src"),
+                  "unicast_src " + src + vip +
+                      ": the advert source must be this node's own address, which stays when "
+                      "the VIPs move");
     } else {
       in.unicast_src = *addr;
       if (!r.has("unicast_peers") || texts.empty()) {
@@ -377,7 +400,7 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
   r.boolean("reset_connections", in.reset_connections);
   read_vips(r, in, seen, diags);
   const bool family_known = !in.vips.empty();
-  read_unicast(r, in, family_known, diags);
+  read_unicast(r, in, seen, family_known, diags);
   read_checksum_and_auth(r, in, diags);
   read_garp(r, in.garp, diags);
   read_address_mismatch(r, in, diags);

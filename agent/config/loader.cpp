@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/ascii_guard.h"
 #include "config/reader.h"
 #include "config/sections.h"
 
@@ -61,6 +62,14 @@ LoadResult load_table(const toml::table& root, std::string path, detail::Diags& 
 
 LoadResult load_string(std::string_view text, std::string_view name) {
   detail::Diags diags{std::string(name)};
+  if (const auto at = non_ascii_outside_strings(text)) {
+    diags.error(SourcePos{std::string(name), at->line, at->column},
+                "a non-ASCII character outside a string or comment (TOML allows them only "
+                "inside quotes)");
+    LoadResult refused;
+    refused.diagnostics = diags.take();
+    return refused;
+  }
   try {
     const toml::table root = toml::parse(text, name);
     return load_table(root, std::string(name), diags);
