@@ -11,6 +11,8 @@ PKGS=(
   debootstrap
   # lab: namespaces, real peers, capture
   iproute2 nginx-light keepalived haproxy tcpdump tshark curl libcap2-bin python3 procps iputils-ping
+  # hostile-input tests: crafted malformed VRRP (tests/netns/test_hostile_packets.py)
+  python3-scapy
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/advert_filters.h"
 #include "app/reload_policy.h"
 #include "app/sd_notify.h"
 
@@ -153,6 +154,7 @@ bool Agent::prepare() {
     if (auto inst = make_instance(cfg, errors)) instances_.push_back(std::move(inst));
   }
   for (const auto& e : errors) spdlog::error("{}", e);
+  install_advert_filters(links_, instances_);
   return errors.empty();
 }
 
@@ -210,6 +212,7 @@ void Agent::on_link_event(const InterfaceFacts& event) {
       if (!info) continue;
       try {
         attach(*link, *info);
+        install_advert_filters(links_, instances_);
         spdlog::info("interface {} is back (index {})", name, info->index);
       } catch (const std::exception& e) {
         spdlog::error("interface {} is back but cannot be used: {}", name, e.what());
@@ -465,6 +468,7 @@ void Agent::reload() {
     start_checks();
   }
   close_unused_links();
+  install_advert_filters(links_, instances_);
   for (auto& inst : instances_) reweigh(*inst);
   apply_realtime();
   last_reload_ok_ = true;

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""[netns] Malformed VRRP from a hostile host on the segment (issue 13): every kind is dropped
+and counted under its reason, and nothing changes state.
+
+A (198.18.0.11, priority 150) is MASTER of VRID 51 and 198.18.0.100, B (priority 100) BACKUP,
+VRRPv3 adverts every 100 ms. Node C crafts packets with scapy (Debian's python3-scapy) and sends
+them to 224.0.0.18 (one kind to A's address), one kind at a time; after each kind both agents'
+vipd_vrrp_packets_dropped_total must have grown as stated:
+
+  kinds that pass the kernel advert filter (VRID 51, VRRPv3 advert header), 20 of each, counted
+  exactly:  ttl (TTL 64), bad_checksum, short (6-byte message; a list shorter than its count),
+            zero_interval, zero_address_count, wrong_destination (unicast to A in multicast mode,
+            A only)
+  kinds the kernel filter drops (only its 1-in-64 sample reaches vipd), 640 of each, counted from
+  the sample (between 1 and 100): unknown_vrid (VRID 99), bad_version (a VRRPv2 header on VRID
+  51), bad_type (type 2), random payloads (counted under any reason)
+
+After every kind: A still MASTER and B BACKUP, no new transition on either, the VIP on A only.
+Exit 0 pass, 1 fail, 77 skipped (no scapy: tools/install-deps.sh installs python3-scapy)."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+from lab import VIP, require_root_or_skip, skip, vipd_config
+from vipdtest import Figures, inst, metrics, run_test, step, wait_state
+
+FIG = Figures("test_hostile_packets")
+
+# The sender runs in node C: reads "KIND COUNT" lines, sends, answers "sent N".
+SENDER = r'''
+import random, socket, struct, sys
+from scapy.all import Ether, IP, Raw, conf
+conf.verb = 0
+conf.logLevel = 40  # no "No route found" warnings: every frame names its own MACs
+iface, a_mac, c_mac = sys.argv[1], sys.argv[2], sys.argv[3]
+out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+out.bind((iface, 0))
+MCAST = "01:00:5e:00:00:12"
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack(f"!{len(b)//2}H", b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+def advert(vt=0x31, vrid=51, prio=200, count=1, interval=10, addrs=("198.18.0.100",), good=True,
+           fix=None):
+    body = struct.pack("!BBBBH", vt, vrid, prio, count, interval & 0x0fff) + b"\0\0"
+    body += b"".join(socket.inet_aton(a) for a in addrs)
+    c = csum(body)
+    if not good: c ^= 0x5a5a
+    body = body[:6] + struct.pack("!H", c) + body[8:]
+    return body if fix is None else fix(body)
+rnd = random.Random(13)
+def frames(kind, n):
+    ip = dict(src="198.18.0.50", dst="224.0.0.18", ttl=255, proto=112)
+    eth = Ether(dst=MCAST, src=c_mac)
+    if kind == "ttl": return [eth / IP(**{**ip, "ttl": 64}) / Raw(advert())] * n
+    if kind == "bad_checksum": return [eth / IP(**ip) / Raw(advert(good=False))] * n
+    if kind == "short": return [eth / IP(**ip) / Raw(advert()[:6])] * n
+    if kind == "short_list": return [eth / IP(**ip) / Raw(advert(count=3))] * n
+    if kind == "zero_interval": return [eth / IP(**ip) / Raw(advert(interval=0))] * n
+    if kind == "zero_address_count": return [eth / IP(**ip) / Raw(advert(count=0, addrs=()))] * n
+    if kind == "wrong_destination":
+        return [Ether(dst=a_mac, src=c_mac) / IP(**{**ip, "dst": "198.18.0.11"}) / Raw(advert())] * n
+    if kind == "unknown_vrid": return [eth / IP(**ip) / Raw(advert(vrid=99))] * n
+    if kind == "bad_version": return [eth / IP(**ip) / Raw(advert(vt=0x21))] * n
+    if kind == "bad_type": return [eth / IP(**ip) / Raw(advert(vt=0x32))] * n
+    if kind == "random":
+        return [eth / IP(**ip) / Raw(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 60))))
+                for _ in range(n)]
+    raise SystemExit(f"unknown kind {kind}")
+print("ready", flush=True)
+for line in sys.stdin:
+    kind, n = line.split()
+    pkts = frames(kind, int(n))
+    for p in pkts:  # scapy builds (checksums, lengths); a packet socket sends the bytes as built
+        out.send(bytes(p))
+    print(f"sent {len(pkts)}", flush=True)
+'''
+
+EXACT = [("ttl", "ttl"), ("bad_checksum", "bad_checksum"), ("short", "short"),
+         ("short_list", "short"), ("zero_interval", "zero_interval"),
+         ("zero_address_count", "zero_address_count"), ("wrong_destination", "wrong_destination")]
+SAMPLED = [("unknown_vrid", "unknown_vrid"), ("bad_version", "bad_version"),
+           ("bad_type", "bad_type"), ("random", None)]
+
+
+def scapy_python() -> str | None:
+    """An interpreter that can import scapy: this one, or Debian's (python3-scapy installs into
+    /usr/lib/python3/dist-packages, which a python3 from elsewhere on PATH does not search)."""
+    for exe in (sys.executable, "/usr/bin/python3"):
+        if os.access(exe, os.X_OK) and subprocess.run(
+                [exe, "-c", "import scapy.all"], capture_output=True).returncode == 0:
+            return exe
+    return None
+
+
+def drops(node) -> dict[str, int]:
+    text = metrics(node)
+    return {m.group(1): int(float(m.group(2))) for m in re.finditer(
+        r'^vipd_vrrp_packets_dropped_total\{reason="(\w+)"\} (\S+)$', text, re.M)}
+
+
+def transitions(node) -> list:
+    return (inst(node) or {}).get("transitions")
+
+
+def mac_of(node) -> str:
+    out = node.run("ip", "-br", "link", "show", "dev", node.iface).stdout.split()
+    return out[2]
+
+
+def body(lab):
+    a, b, c = lab.a, lab.b, lab.c
+    va = lab.start_vipd(a, vipd_config(a, priority=150, api_listen="127.0.0.1:9555"))
+    wait_state(a, "MASTER", 10, va)
+    vb = lab.start_vipd(b, vipd_config(b, priority=100, api_listen="127.0.0.1:9555"))
+    wait_state(b, "BACKUP", 10, vb)
+    sender = subprocess.Popen(c.cmd(scapy_python(), "-u", "-c", SENDER, c.iface, mac_of(a), mac_of(c)),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert sender.stdout.readline().strip() == "ready", "the scapy sender did not start"
+        before_t = {"a": transitions(a), "b": transitions(b)}
+
+        def send(kind, n):
+            sender.stdin.write(f"{kind} {n}\n")
+            sender.stdin.flush()
+            line = sender.stdout.readline().strip()
+            assert line == f"sent {n}", f"sender: {line!r}"
+            time.sleep(0.3)  # let both agents read their queues
+
+        def unchanged(kind):
+            ia, ib = inst(a), inst(b)
+            assert ia["state"] == "MASTER" and ib["state"] == "BACKUP", \
+                f"after {kind}: A {ia['state']}, B {ib['state']}"
+            assert ia["transitions"] == before_t["a"] and ib["transitions"] == before_t["b"], \
+                f"after {kind}: new transitions {ia['transitions']} / {ib['transitions']}"
+            assert lab.vip_holders(VIP) == ["node-a"], f"after {kind}: VIP on {lab.vip_holders(VIP)}"
+
+        for kind, reason in EXACT:
+            step(f"{kind}: 20 packets, counted exactly as {reason}")
+            da0, db0 = drops(a), drops(b)
+            send(kind, 20)
+            da1, db1 = drops(a), drops(b)
+            got_a = da1.get(reason, 0) - da0.get(reason, 0)
+            got_b = db1.get(reason, 0) - db0.get(reason, 0)
+            FIG.text(f"{kind}_counted", f"A{got_a}/B{got_b}")
+            assert got_a == 20, f"{kind}: A counted {got_a} under {reason}, want 20 ({da1})"
+            want_b = 0 if kind == "wrong_destination" else 20
+            assert got_b == want_b, f"{kind}: B counted {got_b} under {reason}, want {want_b}"
+            unchanged(kind)
+        for kind, reason in SAMPLED:
+            step(f"{kind}: 640 packets, the kernel filter passes only its sample")
+            da0 = drops(a)
+            send(kind, 640)
+            da1 = drops(a)
+            got = (sum(da1.values()) - sum(da0.values()) if reason is None
+                   else da1.get(reason, 0) - da0.get(reason, 0))
+            FIG.text(f"{kind}_counted_of_640", str(got))
+            assert 1 <= got <= 100, f"{kind}: A counted {got} of 640 under {reason or 'any'}"
+            unchanged(kind)
+        va.expect_alive()
+        vb.expect_alive()
+    finally:
+        sender.stdin.close()
+        try:
+            sender.wait(5)
+        except subprocess.TimeoutExpired:
+            sender.kill()
+
+
+if __name__ == "__main__":
+    require_root_or_skip(need=("vipd", "curl"))
+    if scapy_python() is None:
+        skip("python3-scapy is not installed (tools/install-deps.sh installs it)")
+    raise SystemExit(run_test(body, FIG, prefix=f"hstpk{os.getpid()}"))
