@@ -40,8 +40,7 @@ std::variant<DrainTarget, DrainBodyError> parse_drain_body(const std::string& bo
   }
   if (!doc.is_object()) return refuse("the body is " + type_name(doc) + ", not a JSON object");
   for (const auto& [key, value] : doc.items()) {
-    if (key != "instance")
-      return refuse("unknown key '" + key + "' (the only key is 'instance')");
+    if (key != "instance") return refuse("unknown key '" + key + "' (the only key is 'instance')");
   }
   const auto it = doc.find("instance");
   if (it == doc.end())

@@ -7,7 +7,9 @@ std::optional<TextPosition> non_ascii_outside_strings(std::string_view text) {
   enum class In { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral };
   In in = In::Code;
   TextPosition pos;
-  const auto starts = [&](std::size_t i, std::string_view s) { return text.substr(i, s.size()) == s; };
+  const auto starts = [&](std::size_t i, std::string_view s) {
+    return text.substr(i, s.size()) == s;
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     const TextPosition here = pos;

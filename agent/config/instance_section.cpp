@@ -117,8 +117,7 @@ std::string as_vip(const vrrp::IpAddress& addr, const Instance& in, const Seen& 
   return {};
 }
 
-void read_unicast(TableReader& r, Instance& in, const Seen& seen, bool family_known,
-                  Diags& diags) {
+void read_unicast(TableReader& r, Instance& in, const Seen& seen, bool family_known, Diags& diags) {
   std::vector<std::string> texts;
   std::vector<SourcePos> where;
   if (r.string_array("unicast_peers", texts, &where)) {

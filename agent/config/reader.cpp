@@ -108,8 +108,8 @@ std::string suggest(std::string_view word, const std::vector<std::string_view>& 
   for (const auto candidate : candidates) {
     // The distance is at least the difference in length: skip candidates that cannot be within
     // the limit, so a 4 MB value costs no 4 MB x N table (issue 13: 3.4 s and 386 MB).
-    const std::size_t gap =
-        word.size() > candidate.size() ? word.size() - candidate.size() : candidate.size() - word.size();
+    const std::size_t gap = word.size() > candidate.size() ? word.size() - candidate.size()
+                                                           : candidate.size() - word.size();
     if (gap > limit) continue;
     const std::size_t dist = edit_distance(word, candidate);
     if (dist < best_distance) {

@@ -43,7 +43,7 @@ std::optional<std::string> vip_unusable(const vrrp::IpPrefix& vip) {
     return std::nullopt;
   }
   static constexpr std::array<std::uint8_t, 16> kLoopback{0, 0, 0, 0, 0, 0, 0, 0,
-                                                         0, 0, 0, 0, 0, 0, 0, 1};
+                                                          0, 0, 0, 0, 0, 0, 0, 1};
   if (a.bytes == kLoopback) return "is the loopback address ::1";
   if (std::all_of(a.bytes.begin(), a.bytes.begin() + 10, [](auto b) { return b == 0; }) &&
       a.bytes[10] == 0xff && a.bytes[11] == 0xff)

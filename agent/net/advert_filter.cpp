@@ -21,7 +21,8 @@ sock_filter jump(std::uint16_t code, std::uint32_t k, std::uint8_t jt, std::uint
 std::vector<sock_filter> advert_filter_program(std::span<const AcceptedAdvert> accepted) {
   std::vector<sock_filter> p;
   // The sample first, so that it also covers packets too short for the loads below.
-  p.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)));
+  p.push_back(
+      stmt(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)));
   p.push_back(stmt(BPF_ALU | BPF_AND | BPF_K, kSampleOneIn - 1));
   p.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1));
   p.push_back(stmt(BPF_RET | BPF_K, kAccept));

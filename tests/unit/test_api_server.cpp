@@ -52,7 +52,8 @@ std::string read_some(int fd, std::chrono::milliseconds timeout, const std::stri
   if (closed) *closed = false;
   while (Clock::now() < deadline) {
     pollfd p{fd, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (::poll(&p, 1, static_cast<int>(left.count()) + 1) <= 0) continue;
     char buf[4096];
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
@@ -229,15 +230,15 @@ TEST_CASE("HTTP framing: pipelining, HTTP/1.0, and the size and encoding limits"
   CHECK(parse_request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 1024, 1024).keep_alive ==
         false);
   CHECK(parse_request(std::string(2000, 'a'), 1024, 1024).error_status == 431);
-  CHECK(parse_request("POST / HTTP/1.1\r\nContent-Length: 4096\r\n\r\n", 1024, 1024)
-            .error_status == 413);
+  CHECK(parse_request("POST / HTTP/1.1\r\nContent-Length: 4096\r\n\r\n", 1024, 1024).error_status ==
+        413);
   CHECK(parse_request("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 1024, 1024)
             .error_status == 501);
   CHECK(parse_request("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 1024, 1024).error_status ==
         400);
   CHECK(parse_request("GARBAGE\r\n\r\n", 1024, 1024).error_status == 400);
   CHECK(parse_request("GET / SPDY/3\r\n\r\n", 1024, 1024).error_status == 400);
-  const auto headers = parse_request("GET / HTTP/1.1\r\nAuthorization:  Bearer t \r\n\r\n", 1024,
-                                     1024);
+  const auto headers =
+      parse_request("GET / HTTP/1.1\r\nAuthorization:  Bearer t \r\n\r\n", 1024, 1024);
   CHECK(headers.request.headers.at("authorization") == "Bearer t");
 }

@@ -23,10 +23,11 @@ std::string dump(const LoadResult& r) {
   return out;
 }
 
-bool has_error(const LoadResult& r, std::uint32_t line, std::uint32_t col, const std::string& text) {
+bool has_error(const LoadResult& r, std::uint32_t line, std::uint32_t col,
+               const std::string& text) {
   return std::any_of(r.diagnostics.begin(), r.diagnostics.end(), [&](const Diagnostic& d) {
-    return d.severity == Diagnostic::Severity::Error && d.pos.line == line &&
-           d.pos.column == col && d.message.find(text) != std::string::npos;
+    return d.severity == Diagnostic::Severity::Error && d.pos.line == line && d.pos.column == col &&
+           d.message.find(text) != std::string::npos;
   });
 }
 
@@ -96,10 +97,9 @@ TEST_CASE("a 4 MB value or key is refused quickly (did-you-mean only on plausibl
   // What parsing 4 MB costs in this build (sanitizers, a loaded machine): a valid value.
   const auto [valid, baseline] = timed("[agent]\nnode_name = \"" + huge + "\"\n");
   CHECK(valid);
-  for (const std::string& text :
-       {"[[check]]\nname = \"c\"\ntype = \"" + huge + "\"\n",
-        with_vip("198.18.0.100/24") + huge + " = 1\n",
-        with_vip("198.18.0.100/24") + "checksum = \"" + huge + "\"\n"}) {
+  for (const std::string& text : {"[[check]]\nname = \"c\"\ntype = \"" + huge + "\"\n",
+                                  with_vip("198.18.0.100/24") + huge + " = 1\n",
+                                  with_vip("198.18.0.100/24") + "checksum = \"" + huge + "\"\n"}) {
     const auto [ok, took] = timed(text);
     CHECK_FALSE(ok);
     // Before: an edit-distance table of 4 MB x each candidate (3.4 s and 386 MB in a release
@@ -122,10 +122,11 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ parse
   r = load("caf\xc3\xa9 = 1\n");
   CHECK(has_error(r, 1, 4, "non-ASCII"));
   // Inside strings (all four kinds) and comments they are fine.
-  const std::string ok = "# caf\xc3\xa9\n[agent]\nnode_name = \"caf\xc3\xa9 \\\" \xe2\x80\x83\"\n"
-                         "log_level = 'info' # \xc3\xa9\n"
-                         "[[instance]]\nname = \"\"\"w\xc3\xa9\n\"\"\\\"\"\"\"\n"
-                         "interface = '''e\xc3\xa9'''\nvrid = 51\nvips = [\"198.18.0.100/24\"]\n";
+  const std::string ok =
+      "# caf\xc3\xa9\n[agent]\nnode_name = \"caf\xc3\xa9 \\\" \xe2\x80\x83\"\n"
+      "log_level = 'info' # \xc3\xa9\n"
+      "[[instance]]\nname = \"\"\"w\xc3\xa9\n\"\"\\\"\"\"\"\n"
+      "interface = '''e\xc3\xa9'''\nvrid = 51\nvips = [\"198.18.0.100/24\"]\n";
   CHECK_FALSE(vipd::config::non_ascii_outside_strings(ok).has_value());
   const auto at = vipd::config::non_ascii_outside_strings("a = \"x\" \xc3\xa9");
   REQUIRE(at.has_value());

@@ -33,8 +33,7 @@ TEST_CASE("{\"instance\": NAME} names one instance", "[api][drain]") {
   CHECK(std::get<DrainTarget>(parse_drain_body(" {\"instance\":\"db\"}\n")).instance == "db");
 }
 
-TEST_CASE("wrong-shaped bodies are refused with the reason, never read as 'all'",
-          "[api][drain]") {
+TEST_CASE("wrong-shaped bodies are refused with the reason, never read as 'all'", "[api][drain]") {
   struct Case {
     const char* body;
     const char* says;
