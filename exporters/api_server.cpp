@@ -8,11 +8,14 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -109,6 +112,12 @@ bool ApiServer::start(const std::string& listen, std::string& error) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
   port_ = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&local)->sin6_port
                                             : reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+  // Never more connections than descriptors: an accept() failing with EMFILE would leave the
+  // listener readable and the loop spinning.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+    limits_.max_connections = std::min<std::size_t>(
+        limits_.max_connections, nofile.rlim_cur > 256 ? nofile.rlim_cur - 128 : 64);
   impl_->listen_fd = fd;
   impl_->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   impl_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -132,6 +141,7 @@ void ApiServer::stop() {
 void ApiServer::serve() {
   auto& conns = impl_->connections;
   const int ep = impl_->epoll_fd;
+  std::optional<Clock::time_point> listen_paused_until;
 
   auto close_conn = [&](int fd) {
     ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
@@ -233,7 +243,16 @@ void ApiServer::serve() {
   auto accept_all = [&](Clock::time_point now) {
     for (;;) {
       const int fd = ::accept4(impl_->listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN, or out of descriptors: the backlog holds the rest
+      if (fd < 0) {
+        // Out of descriptors (another part of vipd holds many): leave the rest in the backlog
+        // for 50 ms rather than spin on a listener that stays readable.
+        if (errno == EMFILE || errno == ENFILE) {
+          epoll_event ev{};
+          ::epoll_ctl(ep, EPOLL_CTL_DEL, impl_->listen_fd, &ev);
+          listen_paused_until = now + std::chrono::milliseconds(50);
+        }
+        return;
+      }
       ++counters_.accepted;
       if (conns.size() >= limits_.max_connections && !evict_one(now)) {
         ++counters_.refused_full;
@@ -345,6 +364,13 @@ void ApiServer::serve() {
         if (!serve_requests(c, now)) continue;
       }
       if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(c, now);
+    }
+    if (listen_paused_until && now >= *listen_paused_until) {
+      listen_paused_until.reset();
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = impl_->listen_fd;
+      ::epoll_ctl(ep, EPOLL_CTL_ADD, impl_->listen_fd, &ev);
     }
     if (now - last_sweep >= std::chrono::milliseconds(20)) {
       sweep(now);

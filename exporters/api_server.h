@@ -43,10 +43,12 @@ Response route_index(const std::vector<Route>& routes);
 
 /// What one client may hold of the API. The defaults are what vipd runs with.
 struct ApiLimits {
-  /// Connections held at once. At the limit a new connection first evicts the oldest idle
+  /// Connections held at once (lowered at start to what RLIMIT_NOFILE leaves, minus 128 for
+  /// the agent's own descriptors). 1024 holds the 200 trickling + 500 idle clients of the issue 13
+  /// load without churning them. At the limit a new connection first evicts the oldest idle
   /// keep-alive connection, else the oldest request slower than `slow_request`; when every
   /// connection is busy it is answered 503 and closed.
-  std::size_t max_connections = 512;
+  std::size_t max_connections = 1024;
   /// From a request's first byte to its last: a client trickling a byte a second gets 408 and
   /// is closed after this, however often it sends (not a per-read timeout).
   std::chrono::milliseconds request_timeout{5000};
