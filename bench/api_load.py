@@ -8,7 +8,7 @@ keeps the connections open (reconnecting whenever the server closes one); a seco
 GET /healthz on a fresh connection every 100 ms and GET /metrics every second, each with a 2 s
 timeout (a timeout counts as a failure and as 2 s in the percentiles).
 
-  sudo python3 bench/api_load.py [--vipd BIN] [--trickle 200] [--idle 500] [--seconds 30] [--json F]
+  sudo PYTHONPATH=pylab python3 bench/api_load.py [--vipd BIN] [--trickle 200] [--idle 500] [--seconds 30] [--json F]
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "netns"))
-from lab import Lab, require_root_or_skip, vipd_config  # noqa: E402
-from vipdtest import wait_state  # noqa: E402
+from vipdlab import Lab, require_root_or_skip, vipd_config
+from vipdlab.vipd import wait_state
 
 LOAD = r'''
 import asyncio, json, sys, time

@@ -5,19 +5,17 @@
 
 #include <spdlog/spdlog.h>
 
-#include "net/advert_filter.h"
-
 namespace vipd::app {
 
 void install_advert_filters(const std::map<std::string, std::unique_ptr<Link>>& links,
                             const std::vector<std::unique_ptr<Instance>>& instances) {
   for (const auto& [name, link] : links) {
-    if (!link->socket) continue;
-    std::vector<net::AcceptedAdvert> accepted;
+    if (!link->channel) continue;
+    std::vector<AcceptedAdvert> accepted;
     for (const auto& inst : instances)
       if (&inst->link() == link.get())
         accepted.push_back({inst->config().version, inst->config().vrid});
-    if (const int err = net::attach_advert_filter(link->socket->fd(), accepted); err != 0)
+    if (const int err = link->channel->accept_only(accepted); err != 0)
       spdlog::warn(
           "interface {}: cannot attach the kernel advert filter ({}): adverts for other VRIDs "
           "reach vipd and are dropped there",

@@ -43,6 +43,13 @@ class Scheduler {
 };
 
 /// Sends and receives VRRP messages on one interface (a raw IP protocol-112 socket).
+/// A (VRRP version, VRID) that an instance on an interface listens for (the kernel advert filter).
+struct AcceptedAdvert {
+  std::uint8_t version = 3;  // 2 or 3
+  std::uint8_t vrid = 0;
+  friend bool operator==(const AcceptedAdvert&, const AcceptedAdvert&) = default;
+};
+
 class AdvertChannel {
  public:
   virtual ~AdvertChannel() = default;
@@ -54,6 +61,12 @@ class AdvertChannel {
   virtual std::optional<vrrp::Datagram> receive() = 0;
   /// Readable when receive() has something (the loop watches it).
   [[nodiscard]] virtual int fd() const = 0;
+  /// Has the kernel drop adverts for any other (version, VRID) before they are queued (issue 13
+  /// flood budget; a sample still comes through). Returns 0 or an errno value. Default: no filter.
+  virtual int accept_only(std::span<const AcceptedAdvert> accepted) {
+    (void)accepted;
+    return 0;
+  }
 };
 
 /// The result of adding or removing one VIP.

@@ -9,14 +9,12 @@
 #include <span>
 #include <vector>
 
+#include "app/ports.h"
+
 namespace vipd::net {
 
 /// One (VRRP version, VRID) pair an instance on the interface listens for.
-struct AcceptedAdvert {
-  std::uint8_t version = 3;  // 2 or 3
-  std::uint8_t vrid = 0;
-  friend bool operator==(const AcceptedAdvert&, const AcceptedAdvert&) = default;
-};
+using AcceptedAdvert = app::AcceptedAdvert;
 
 /// One packet in `kSampleOneIn` passes whatever it holds, so the drop counters
 /// (unknown_vrid, bad_version, bad_type) still show that such traffic arrives, from a sample.

@@ -1,6 +1,8 @@
 // The advert channel: raw IPv4 protocol-112 socket, multicast 224.0.0.18 or unicast peers.
 #include "net/vrrp_socket.h"
 
+#include "net/advert_filter.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -78,6 +80,10 @@ VrrpSocket::VrrpSocket(const std::string& interface, int ifindex, vrrp::IpAddres
   join.imr_ifindex = ifindex;
   set_opt(fd_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &join, sizeof join,
           "IP_ADD_MEMBERSHIP 224.0.0.18 (is the interface up and multicast-capable?)", interface);
+}
+
+int VrrpSocket::accept_only(std::span<const app::AcceptedAdvert> accepted) {
+  return attach_advert_filter(fd_, accepted);
 }
 
 VrrpSocket::~VrrpSocket() {

@@ -34,6 +34,8 @@ class VrrpSocket final : public app::AdvertChannel {
   VrrpSocket& operator=(const VrrpSocket&) = delete;
 
   [[nodiscard]] int fd() const override { return fd_; }
+  /// The AdvertChannel port: attaches the kernel advert filter (net/advert_filter.h).
+  int accept_only(std::span<const app::AcceptedAdvert> accepted) override;
 
   /// Sends `payload` (a VRRP message) to `destination` (224.0.0.18 or a unicast peer) with TTL
   /// 255 from `source`. Returns 0 or an errno value: ENETUNREACH when the interface is down or

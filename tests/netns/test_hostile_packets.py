@@ -24,8 +24,8 @@ import subprocess
 import sys
 import time
 
-from lab import VIP, require_root_or_skip, skip, vipd_config
-from vipdtest import Figures, inst, metrics, run_test, step, wait_state
+from vipdlab import VIP, require_root_or_skip, skip, vipd_config
+from vipdlab.vipd import Figures, inst, metrics, run_test, step, wait_state
 
 FIG = Figures("test_hostile_packets")
 
