@@ -13,6 +13,8 @@ PKGS=(
   iproute2 nginx-light keepalived haproxy tcpdump tshark curl libcap2-bin python3 procps iputils-ping
   # hostile-input tests: crafted malformed VRRP (tests/netns/test_hostile_packets.py)
   python3-scapy
+  # auth_hmac (issue 12): OpenSSL libcrypto for HMAC-SHA256
+  libssl-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -98,6 +98,20 @@ std::string_view to_string(DropReason reason) {
       return "not_a_peer";
     case DropReason::WrongDestination:
       return "wrong_destination";
+    case DropReason::AuthMissing:
+      return "auth_missing";
+    case DropReason::AuthMalformed:
+      return "auth_malformed";
+    case DropReason::AuthUnknownKey:
+      return "auth_unknown_key";
+    case DropReason::AuthBadHmac:
+      return "auth_bad_hmac";
+    case DropReason::AuthStale:
+      return "auth_stale";
+    case DropReason::AuthReplay:
+      return "auth_replay";
+    case DropReason::IntervalOutOfBounds:
+      return "interval_out_of_bounds";
   }
   return "unknown";
 }

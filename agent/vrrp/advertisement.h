@@ -42,8 +42,16 @@ enum class DropReason : std::uint8_t {
   AddressListMismatch,  // counted, but the packet is processed (RFC 9568 §7.1: MAY verify)
   NotAPeer,             // unicast mode: source not in unicast_peers
   WrongDestination,     // multicast in unicast mode or the reverse
+  // auth_hmac (vrrp/auth_hmac.h): each failure its own reason; none changes any state.
+  AuthMissing,          // enforce mode: no trailer
+  AuthMalformed,        // trailer with an unknown ext_type or non-zero reserved bytes
+  AuthUnknownKey,       // trailer's key id is not configured
+  AuthBadHmac,          // HMAC does not verify
+  AuthStale,            // time mode: sequence seconds outside the window of our clock
+  AuthReplay,           // sequence not after the sender's last accepted one
+  IntervalOutOfBounds,  // v3 interval outside the learnable range around ours (not learned)
 };
-inline constexpr std::size_t kDropReasonCount = 15;
+inline constexpr std::size_t kDropReasonCount = 22;
 
 /// Stable short name, e.g. "bad_checksum".
 std::string_view to_string(DropReason reason);

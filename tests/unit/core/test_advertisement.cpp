@@ -468,6 +468,13 @@ TEST_CASE("drop reason and checksum mode names are stable", "[codec]") {
       {DropReason::AddressListMismatch, "address_list_mismatch"},
       {DropReason::NotAPeer, "not_a_peer"},
       {DropReason::WrongDestination, "wrong_destination"},
+      {DropReason::AuthMissing, "auth_missing"},
+      {DropReason::AuthMalformed, "auth_malformed"},
+      {DropReason::AuthUnknownKey, "auth_unknown_key"},
+      {DropReason::AuthBadHmac, "auth_bad_hmac"},
+      {DropReason::AuthStale, "auth_stale"},
+      {DropReason::AuthReplay, "auth_replay"},
+      {DropReason::IntervalOutOfBounds, "interval_out_of_bounds"},
   };
   CHECK(names.size() == kDropReasonCount);
   for (const auto& [reason, name] : names) CHECK(to_string(reason) == name);
