@@ -69,8 +69,7 @@ void Instance::configure_jobs() {
   const auto n = std::min<std::size_t>(cfg_.auth_pass.size(), auth_data_.size());
   auth_data_ = {};
   std::memcpy(auth_data_.data(), cfg_.auth_pass.data(), n);
-  vips_.configure(cfg_.name, link_.facts.name, link_.facts.index, cfg_.vips,
-                  cfg_.reset_connections);
+  vips_.configure(cfg_.name, link_.facts, cfg_.vips, cfg_.reset_connections);
   announcements_.set_garp(cfg_.garp);
   receiver_.vrid = cfg_.vrid;
   receiver_.version = cfg_.version;

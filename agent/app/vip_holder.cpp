@@ -26,11 +26,10 @@ VipHolder::~VipHolder() {
   if (deadline_) sched_.cancel_timer(*deadline_);
 }
 
-void VipHolder::configure(std::string instance, std::string interface, int ifindex,
+void VipHolder::configure(std::string instance, const InterfaceFacts& link,
                           std::vector<vrrp::IpPrefix> vips, bool reset_connections) {
   instance_ = std::move(instance);
-  interface_ = std::move(interface);
-  ifindex_ = ifindex;
+  link_ = &link;
   vips_ = std::move(vips);
   reset_connections_ = reset_connections;
 }
@@ -43,10 +42,10 @@ std::vector<vrrp::IpAddress> VipHolder::addresses() const {
 }
 
 void VipHolder::remove_leftovers() {
-  for (const auto& r : table_.remove(ifindex_, vips_)) {
+  for (const auto& r : table_.remove(link_->index, vips_)) {
     if (r.ok && r.changed) {
       spdlog::warn("instance {}: removed leftover VIP {} from {} (left by an earlier run)",
-                   instance_, r.vip.to_string(), interface_);
+                   instance_, r.vip.to_string(), link_->name);
       agent_stats_.count(VipOp::Remove, true);
     } else if (!r.ok) {
       spdlog::error("instance {}: cannot remove leftover VIP {}: {}", instance_, r.vip.to_string(),
@@ -63,7 +62,7 @@ void VipHolder::acquire() {
     if (deadline_) sched_.cancel_timer(*deadline_);
     deadline_.reset();
   }
-  record(VipOp::Add, table_.add(ifindex_, vips_));
+  record(VipOp::Add, table_.add(link_->index, vips_));
 }
 
 void VipHolder::release(bool now) {
@@ -109,14 +108,14 @@ void VipHolder::complete(std::uint64_t generation) {
   remove();
 }
 
-void VipHolder::remove() { record(VipOp::Remove, table_.remove(ifindex_, vips_)); }
+void VipHolder::remove() { record(VipOp::Remove, table_.remove(link_->index, vips_)); }
 
 void VipHolder::record(VipOp op, const std::vector<VipOpResult>& results) {
   for (const auto& r : results) {
     agent_stats_.count(op, r.ok);
     if (!r.ok)
       spdlog::error("instance {}: cannot {} VIP {} on {}: {}", instance_, to_string(op),
-                    r.vip.to_string(), interface_, r.error);
+                    r.vip.to_string(), link_->name, r.error);
   }
 }
 
@@ -125,8 +124,8 @@ bool VipHolder::put_back(const vrrp::IpPrefix& vip) {
   // Our own releases happen only when leaving MASTER, so a removal seen while MASTER came from
   // someone else (or a stale event): re-check and put it back.
   const std::array<vrrp::IpPrefix, 1> one{vip};
-  if (table_.present(ifindex_, one).front()) return false;
-  const auto r = table_.add(ifindex_, one).front();
+  if (table_.present(link_->index, one).front()) return false;
+  const auto r = table_.add(link_->index, one).front();
   agent_stats_.count(VipOp::Readd, r.ok);
   ++stats_.vip_readded;
   if (!r.ok) {
@@ -135,13 +134,13 @@ bool VipHolder::put_back(const vrrp::IpPrefix& vip) {
     return false;
   }
   spdlog::warn("instance {}: VIP {} was removed from {} by someone else while MASTER; put back",
-               instance_, vip.to_string(), interface_);
+               instance_, vip.to_string(), link_->name);
   return true;
 }
 
 std::vector<vrrp::IpPrefix> VipHolder::repair() {
   std::vector<vrrp::IpPrefix> restored;
-  const auto present = table_.present(ifindex_, vips_);
+  const auto present = table_.present(link_->index, vips_);
   for (std::size_t i = 0; i < present.size() && i < vips_.size(); ++i)
     if (!present[i] && put_back(vips_[i])) restored.push_back(vips_[i]);
   return restored;

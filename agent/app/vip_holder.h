@@ -27,8 +27,9 @@ class VipHolder {
   VipHolder& operator=(const VipHolder&) = delete;
 
   /// What to hold: the instance's name (for logs), interface and VIPs; whether to reset.
-  void configure(std::string instance, std::string interface, int ifindex,
-                 std::vector<vrrp::IpPrefix> vips, bool reset_connections);
+  /// `link` is read at every operation: an interface that comes back gets a new index.
+  void configure(std::string instance, const InterfaceFacts& link, std::vector<vrrp::IpPrefix> vips,
+                 bool reset_connections);
 
   /// A VIP left by an earlier run is removed before the first election (DESIGN.md §5).
   void remove_leftovers();
@@ -65,8 +66,7 @@ class VipHolder {
   InstanceStats& stats_;
   Conditions& conditions_;
   std::string instance_;
-  std::string interface_;
-  int ifindex_ = 0;
+  const InterfaceFacts* link_ = nullptr;
   std::vector<vrrp::IpPrefix> vips_;
   bool reset_connections_ = true;
   // A release waiting for its connection reset: its number, and the timer that removes the VIPs

@@ -389,3 +389,14 @@ TEST_CASE("a VIP removed by someone else while MASTER is put back and announced"
   CHECK(rig.inst->stats().vip_readded == 1);
   CHECK(rig.agent_stats.vip_operations[static_cast<std::size_t>(vipd::app::VipOp::Readd)][0] == 1);
 }
+
+TEST_CASE("after the interface comes back under a new index, the VIPs go to the new index",
+          "[instance][repair]") {
+  Rig rig(web());
+  rig.become_master();
+  rig.link.facts.index = 9;  // the interface vanished and was created again
+  rig.table.held.clear();
+  rig.inst->vip_removed(rig.inst->config().vips.front());
+  CHECK(rig.table.held.count({9, rig.inst->config().vips.front()}) == 1);
+  CHECK(rig.table.held.count({7, rig.inst->config().vips.front()}) == 0);
+}
