@@ -15,12 +15,16 @@ class FaultLatch {
  public:
   void set_link(std::optional<std::string> why) { link_ = std::move(why); }
   void set_check(std::optional<std::string> why) { check_ = std::move(why); }
+  /// An action the instance could not execute (an adapter threw): faulty until the retry.
+  void set_action(std::optional<std::string> why) { action_ = std::move(why); }
   /// The reason the instance is faulty now (the link first), if it is.
-  [[nodiscard]] std::optional<std::string> reason() const { return link_ ? link_ : check_; }
+  [[nodiscard]] std::optional<std::string> reason() const {
+    return link_ ? link_ : check_ ? check_ : action_;
+  }
   [[nodiscard]] bool raised() const { return raised_; }
   /// The event to feed when the wanted state differs from the last one fed; nothing otherwise.
   std::optional<vrrp::Event> edge() {
-    const bool want = link_ || check_;
+    const bool want = link_ || check_ || action_;
     if (want == raised_) return std::nullopt;
     raised_ = want;
     if (want)
@@ -32,6 +36,7 @@ class FaultLatch {
  private:
   std::optional<std::string> link_;
   std::optional<std::string> check_;
+  std::optional<std::string> action_;
   bool raised_ = false;
 };
 

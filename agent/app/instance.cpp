@@ -63,6 +63,7 @@ Instance::Instance(config::Instance cfg, Link& link, Scheduler& scheduler, VipTa
 
 Instance::~Instance() {
   for (auto& [t, id] : timers_) sched_.cancel_timer(id);
+  sched_.cancel_timer(action_retry_);
 }
 
 void Instance::configure_jobs() {
@@ -104,6 +105,7 @@ void Instance::shutdown() {
 }
 
 void Instance::feed(const vrrp::Event& event) {
+  std::optional<std::string> failure;
   for (const auto& action : machine_.handle(event, sched_.clock())) {
     try {
       execute(action);
@@ -113,8 +115,24 @@ void Instance::feed(const vrrp::Event& event) {
       ++stats_.action_failures;
       conditions_.raise("action_failed",
                         "instance " + cfg_.name + ": an action failed: " + e.what());
+      failure = e.what();
     }
   }
+  if (failure) action_failed(*failure);
+}
+
+void Instance::action_failed(const std::string& what) {
+  if (stopping_) return;
+  // Issue 15: an instance that cannot do what its state demands must not hold (or claim) the
+  // VIPs half-way: it goes to FAULT (priority 0 if it was MASTER) and tries again later.
+  fault_.set_action("an action failed: " + what);
+  sched_.cancel_timer(action_retry_);
+  action_retry_ = sched_.add_timer(sched_.clock() + kActionRetry, [this] {
+    action_retry_ = 0;
+    fault_.set_action(std::nullopt);
+    apply_fault();
+  });
+  apply_fault();
 }
 
 void Instance::arm(vrrp::Timer timer, TimePoint deadline) {

@@ -94,6 +94,7 @@ class Instance {
   void send_advert(std::uint8_t priority);
   std::optional<int> announce_round();
   void apply_fault();
+  void action_failed(const std::string& what);
   void notify(vrrp::State state);
   void configure_jobs();
   [[nodiscard]] vrrp::IpAddress source_address() const;
@@ -115,6 +116,9 @@ class Instance {
   std::optional<TimePoint> last_advert_heard_;  // last valid advert from another router
   std::array<std::uint8_t, 8> auth_data_{};
   bool stopping_ = false;
+  /// After an action failed, the FAULT lasts this long, then the instance tries again.
+  static constexpr vrrp::Duration kActionRetry = std::chrono::seconds(5);
+  Scheduler::TimerId action_retry_ = 0;
 };
 
 }  // namespace vipd::app

@@ -348,7 +348,7 @@ TEST_CASE("drain resigns with priority 0 and keeps the VIPs until a new master; 
   CHECK(rig.holds_vip());
 }
 
-TEST_CASE("an adapter that throws is counted and shown, and the instance keeps running",
+TEST_CASE("an adapter that throws is counted and shown, the instance goes to FAULT and retries",
           "[instance][robustness]") {
   class ThrowingTable final : public vipd::app::VipTable {
    public:
@@ -374,6 +374,48 @@ TEST_CASE("an adapter that throws is counted and shown, and the instance keeps r
     shown |= w.find("netlink socket closed") != std::string::npos;
   CHECK(shown);
   CHECK(rig.journal.has("advert 100"));  // the next actions still ran
+  // Issue 15: it cannot hold the VIPs, so it resigns (priority 0) into FAULT ...
+  CHECK(rig.state() == State::Fault);
+  CHECK(rig.journal.has("advert 0"));
+  REQUIRE(rig.inst->fault());
+  CHECK(rig.inst->fault()->find("netlink socket closed") != std::string::npos);
+  // ... and tries again after the retry delay (and fails again: FAULT again, still running).
+  const auto failures = rig.inst->stats().action_failures;
+  REQUIRE_NOTHROW(rig.sched.advance(20s));
+  CHECK(rig.inst->stats().action_failures > failures);
+  CHECK(rig.state() == State::Fault);
+}
+
+TEST_CASE("an action that fails once leaves FAULT after the retry delay",
+          "[instance][robustness]") {
+  class FlakyTable final : public vipd::app::VipTable {
+   public:
+    int failures_left = 1;
+    std::vector<vipd::app::VipOpResult> add(int, std::span<const IpPrefix> v) override {
+      if (failures_left-- > 0) throw std::runtime_error("transient");
+      std::vector<vipd::app::VipOpResult> out(v.size());
+      for (auto& r : out) r.ok = true;
+      return out;
+    }
+    std::vector<vipd::app::VipOpResult> remove(int, std::span<const IpPrefix> v) override {
+      std::vector<vipd::app::VipOpResult> out(v.size());
+      for (auto& r : out) r.ok = true;
+      return out;
+    }
+    std::vector<bool> present(int, std::span<const IpPrefix> v) override {
+      return std::vector<bool>(v.size());
+    }
+    vipd::app::AddressSet addresses() override { return {}; }
+  };
+  Rig rig(web());
+  FlakyTable table;
+  rig.inst = std::make_unique<Instance>(web(), rig.link, rig.sched, table, rig.agent_stats);
+  rig.inst->start();
+  rig.sched.advance(4s);
+  CHECK(rig.state() == State::Fault);
+  rig.sched.advance(10s);
+  CHECK(rig.state() == State::Master);
+  CHECK_FALSE(rig.inst->fault());
 }
 
 TEST_CASE("a VIP removed by someone else while MASTER is put back and announced",
