@@ -7,6 +7,14 @@ std::optional<TextPosition> non_ascii_outside_strings(std::string_view text) {
   enum class In { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral };
   In in = In::Code;
   TextPosition pos;
+  // The last character in code that is not a space or tab. A quote opens a string only where TOML
+  // lets one start — a value after '=', '[' or ',' or '{', or a key at the start of a line or
+  // after '.' — so `x = 0/64"…` cannot hide what follows from this check (fuzz_config found that
+  // toml++ then scans the "string" as part of a bare value).
+  unsigned char last = '\n';
+  const auto may_open_string = [&] {
+    return last == '=' || last == '[' || last == ',' || last == '{' || last == '\n' || last == '.';
+  };
   const auto starts = [&](std::size_t i, std::string_view s) {
     return text.substr(i, s.size()) == s;
   };
@@ -22,10 +30,14 @@ std::optional<TextPosition> non_ascii_outside_strings(std::string_view text) {
       ++pos.column;
     }
     switch (in) {
-      case In::Code:
+      case In::Code: {
         if (c >= 0x80) return here;
+        const bool quote_opens = may_open_string();
+        if (c != ' ' && c != '\t') last = c;
         if (c == '#') {
           in = In::Comment;
+        } else if (!quote_opens) {
+          // not a place where a string starts: the quote is code (toml++ reports it)
         } else if (starts(i, "\"\"\"")) {
           in = In::MultiBasic;
           i += 2;
@@ -40,8 +52,12 @@ std::optional<TextPosition> non_ascii_outside_strings(std::string_view text) {
           in = In::Literal;
         }
         break;
+      }
       case In::Comment:
-        if (c == '\n') in = In::Code;
+        if (c == '\n') {
+          in = In::Code;
+          last = '\n';
+        }
         break;
       case In::Basic:
         if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
@@ -49,10 +65,14 @@ std::optional<TextPosition> non_ascii_outside_strings(std::string_view text) {
           if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++pos.column;
         } else if (c == '"' || c == '\n') {  // an unterminated string is toml++'s to report
           in = In::Code;
+          last = c;
         }
         break;
       case In::Literal:
-        if (c == '\'' || c == '\n') in = In::Code;
+        if (c == '\'' || c == '\n') {
+          in = In::Code;
+          last = c;
+        }
         break;
       case In::MultiBasic:
       case In::MultiLiteral: {
@@ -75,6 +95,7 @@ std::optional<TextPosition> non_ascii_outside_strings(std::string_view text) {
             ++pos.column;
           }
           in = In::Code;
+          last = c;
         }
         break;
       }

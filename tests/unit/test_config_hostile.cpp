@@ -128,6 +128,16 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ parse
       "[[instance]]\nname = \"\"\"w\xc3\xa9\n\"\"\\\"\"\"\"\n"
       "interface = '''e\xc3\xa9'''\nvrid = 51\nvips = [\"198.18.0.100/24\"]\n";
   CHECK_FALSE(vipd::config::non_ascii_outside_strings(ok).has_value());
+  // Found by fuzz_config in CI: a quote where no string can start hid the rest of the line from
+  // the check, and toml++ scanned it as part of the bare value 0/64 (U+01BF: undefined behaviour).
+  const std::string hidden("[[insjance]]\nname =0/64\"\0\0pvth@@\xc6\xbf@@\n", 37);
+  r = load(hidden);
+  INFO(dump(r));
+  CHECK(has_error(r, 2, 20, "non-ASCII"));
+  CHECK(vipd::config::non_ascii_outside_strings("a = 1\"\xc3\xa9\"").has_value());
+  CHECK_FALSE(
+      vipd::config::non_ascii_outside_strings("a.\"\xc3\xa9\" = [1,\n\"\xc3\xa9\"]\n"
+                                              "b = {\"\xc3\xa9\" = 1}\n[\"\xc3\xa9\"]\n"));
   const auto at = vipd::config::non_ascii_outside_strings("a = \"x\" \xc3\xa9");
   REQUIRE(at.has_value());
   CHECK(at->line == 1);
