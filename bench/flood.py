@@ -55,10 +55,11 @@ def frame(vrrp):
     eth = bytes.fromhex("01005e000012") + bytes.fromhex("02000000c0de") + b"\x08\x00"
     return eth + ip + vrrp
 def advert(vrid, good):
-    body = struct.pack("!BBBBH", 0x31, vrid, 100, 1, 100) + socket.inet_aton("198.18.0.100")
-    c = csum(body[:6] + b"\0\0" + body[8:])
+    head = struct.pack("!BBBBH", 0x31, vrid, 100, 1, 100)  # ver/type, VRID, prio, count, int
+    addr = socket.inet_aton("198.18.0.100")
+    c = csum(head + b"\0\0" + addr)
     if not good: c ^= 0x5a5a
-    return body[:6] + struct.pack("!H", c) + body[8:]
+    return head + struct.pack("!H", c) + addr
 rnd = random.Random(13)
 if kind == "unknown_vrid": frames = [frame(advert(99, True))]
 elif kind == "bad_checksum": frames = [frame(advert(51, False))]
