@@ -126,6 +126,15 @@ Metrics::Metrics(const std::string& version)
                              .Help("SCHED_RR priority of the VRRP loop thread: kind=requested "
                                    "([agent] realtime_priority) or effective (in force; 0 = "
                                    "SCHED_OTHER)")
+                             .Register(*registry_)),
+      group_state_(BuildGauge()
+                       .Name("vipd_group_state")
+                       .Help("Sync group ([[group]]) state: 1 for the current one (SPLIT: the "
+                             "members disagree, MASTER and BACKUP at once)")
+                       .Register(*registry_)),
+      group_transitions_(BuildCounter()
+                             .Name("vipd_group_transitions_total")
+                             .Help("Sync group state changes, by the state entered")
                              .Register(*registry_)) {
   build_info_.Add({{"version", version}}).Set(1);
 }
@@ -142,6 +151,13 @@ void Metrics::update(const Snapshot& s) {
       .Set(s.realtime.policy == "SCHED_RR" || s.realtime.policy == "SCHED_FIFO"
                ? s.realtime.priority
                : 0);
+  for (const auto& g : s.groups) {
+    for (const char* st : {"INIT", "BACKUP", "MASTER", "FAULT", "SPLIT"})
+      group_state_.Add({{"group", g.name}, {"state", st}}).Set(g.state == st ? 1 : 0);
+    for (const auto& [to, count] : g.transitions)
+      set_counter(group_transitions_.Add({{"group", g.name}, {"to", to}}),
+                  static_cast<double>(count));
+  }
   for (const auto& i : s.instances) {
     for (const auto st :
          {vrrp::State::Init, vrrp::State::Backup, vrrp::State::Master, vrrp::State::Fault})

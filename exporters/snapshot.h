@@ -67,6 +67,19 @@ struct CheckView {
   bool ran = false;
 };
 
+/// A sync group ([[group]]): its members' common state (INIT BACKUP MASTER FAULT, or SPLIT while
+/// they disagree).
+struct GroupView {
+  std::string name;
+  std::string state = "INIT";
+  double since_seconds = 0;
+  std::string reason;
+  std::vector<std::string> members;
+  std::optional<std::string> faulty_member;          // whose own fault holds the group in FAULT
+  std::map<std::string, std::uint64_t> transitions;  // by target state
+  std::vector<std::string> warnings;
+};
+
 /// [agent] realtime_priority and what is in force on the VRRP loop thread.
 struct RealtimeView {
   int requested = 0;
@@ -82,6 +95,7 @@ struct Snapshot {
   RealtimeView realtime;
   std::vector<InstanceView> instances;
   std::vector<CheckView> checks;
+  std::vector<GroupView> groups;
   /// The agent's counters as the agent keeps them (declared once, in app/stats.h).
   app::AgentStats counters;
   bool config_reload_success = true;

@@ -73,6 +73,16 @@ nlohmann::json status_json(const Snapshot& s) {
         {"notices", c.notices},
     });
   }
+  doc["groups"] = nlohmann::json::array();
+  for (const auto& g : s.groups)
+    doc["groups"].push_back({{"name", g.name},
+                             {"state", g.state},
+                             {"since_seconds", g.since_seconds},
+                             {"reason", g.reason},
+                             {"members", g.members},
+                             {"faulty_member", opt(g.faulty_member)},
+                             {"transitions", g.transitions},
+                             {"warnings", g.warnings}});
   doc["checks"] = nlohmann::json::array();
   for (const auto& c : s.checks)
     doc["checks"].push_back({{"name", c.name},

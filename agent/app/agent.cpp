@@ -37,6 +37,7 @@ Agent::Agent(config::Config config, std::string version, Platform& platform)
 Agent::~Agent() {
   if (api_) api_->stop();
   if (runner_) runner_->stop();
+  groups_.clear();
   instances_.clear();
   for (auto& [name, link] : links_)
     if (link->channel) loop_.remove_fd(link->channel->fd());
@@ -235,6 +236,7 @@ void Agent::on_link_event(const InterfaceFacts& event) {
     for (auto& inst : instances_)
       if (&inst->link() == link.get()) inst->link_changed(usable, why);
   }
+  sync_groups();
 }
 
 void Agent::on_address_event(const AddressEvent& event) {
@@ -266,6 +268,7 @@ void Agent::on_resync() {
     on_link_event(ev);
   }
   for (auto& inst : instances_) inst->resync();
+  sync_groups();
 }
 
 void Agent::on_check_update(checks::CheckUpdate update) {
@@ -281,12 +284,43 @@ void Agent::on_check_update(checks::CheckUpdate update) {
   status.seen = true;
   if (!weight_changed) return;
   for (auto& inst : instances_) reweigh(*inst);
+  sync_groups();
+}
+
+const GroupCoordinator* Agent::group_of(const Instance& instance) const {
+  for (const auto& g : groups_) {
+    const auto& names = g->config().instances;
+    if (std::find(names.begin(), names.end(), instance.config().name) != names.end())
+      return g.get();
+  }
+  return nullptr;
+}
+
+void Agent::build_groups() {
+  groups_.clear();
+  for (const auto& cfg : config_.groups) {
+    auto group = std::make_unique<GroupCoordinator>(cfg, loop_);
+    std::vector<Instance*> members;
+    for (const auto& name : cfg.instances)
+      for (auto& inst : instances_)
+        if (inst->config().name == name) members.push_back(inst.get());
+    group->set_members(std::move(members));
+    groups_.push_back(std::move(group));
+  }
+}
+
+void Agent::sync_groups() {
+  for (auto& g : groups_) g->sync_faults();
 }
 
 void Agent::reweigh(Instance& instance) {
   std::vector<vrrp::TrackedCheck> tracked;
   std::vector<vrrp::TrackedFile> files;
-  for (const auto& t : instance.config().track) {
+  // A sync group's members weigh every member's checks (app/group.h: a lower priority in one
+  // member is a lower priority in all, so the peer's members preempt together).
+  const auto* group = group_of(instance);
+  const auto tracks = group ? group_tracks(config_, group->config()) : instance.config().track;
+  for (const auto& t : tracks) {
     const auto it = checks_.find(t.check);
     const bool seen = it != checks_.end() && it->second.seen;
     const bool up = seen && it->second.last.up;
@@ -356,6 +390,9 @@ int Agent::run() {
   // drained node that reboots never preempts the VIPs back.
   drained_.load();
   for (auto& inst : instances_) apply_saved_drain(*inst);
+  build_groups();
+  for (auto& inst : instances_) reweigh(*inst);  // with the groups' merged checks
+  sync_groups();  // a member whose interface is down starts its whole group in FAULT
   for (auto& inst : instances_) {
     spdlog::info(
         "instance {}: VRID {} on {} (index {}), priority {}, VRRPv{}, advert every {} ms, "
@@ -432,6 +469,7 @@ void Agent::reload() {
     close_unused_links();
     return;
   }
+  groups_.clear();  // rebuilt below over the instances that run after the reload
   std::vector<std::unique_ptr<Instance>> kept;
   for (auto& inst : instances_) {
     const auto& name = inst->config().name;
@@ -469,7 +507,9 @@ void Agent::reload() {
   }
   close_unused_links();
   install_advert_filters(links_, instances_);
+  build_groups();
   for (auto& inst : instances_) reweigh(*inst);
+  sync_groups();
   apply_realtime();
   last_reload_ok_ = true;
   spdlog::info("reload done: {} instance(s) running", instances_.size());

@@ -13,6 +13,7 @@
 #include "app/connection_reset.h"
 #include "app/drained_store.h"
 #include "app/event_loop.h"
+#include "app/group.h"
 #include "app/instance.h"
 #include "app/link.h"
 #include "app/ports.h"
@@ -63,6 +64,11 @@ class Agent {
   void read_addresses();
   void on_check_update(checks::CheckUpdate update);
   void reweigh(Instance& instance);
+  /// (Re)creates the sync groups of config_ over the running instances.
+  void build_groups();
+  /// Passes each member's own fault on to its group (after link events, checks, start, reload).
+  void sync_groups();
+  [[nodiscard]] const GroupCoordinator* group_of(const Instance& instance) const;
   void start_checks();
   void reload();
   void stop();
@@ -90,6 +96,8 @@ class Agent {
   std::optional<AddressSet> addresses_;  // nullopt: unknown (the last read failed)
   std::map<std::string, std::unique_ptr<Link>> links_;
   std::vector<std::unique_ptr<Instance>> instances_;
+  // After the instances: destroyed first, it unhooks them.
+  std::vector<std::unique_ptr<GroupCoordinator>> groups_;
   std::map<std::string, CheckStatus> checks_;
   std::unique_ptr<checks::Runner> runner_;
   DrainedStore drained_;

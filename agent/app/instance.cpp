@@ -188,6 +188,7 @@ void Instance::execute(const vrrp::Action& action) {
                        vrrp::to_string(a.from), vrrp::to_string(a.to), vrrp::to_string(a.reason),
                        a.explanation);
           notify(a.to);
+          if (on_state_changed) on_state_changed(*this);
         } else if constexpr (std::is_same_v<T, vrrp::action::Notice>) {
           ++stats_.notices[a.key];
           if (a.level == vrrp::action::Notice::Level::Warning)
@@ -320,6 +321,19 @@ void Instance::apply_weights(const vrrp::Weighted& weighted) {
   if (priority_changed)
     feed(vrrp::event::PriorityChanged{weighted.effective, /*announce=*/!weighted.fault});
   apply_fault();
+}
+
+void Instance::set_group_fault(std::optional<std::string> why) {
+  fault_.set_group(std::move(why));
+  apply_fault();
+}
+
+std::optional<std::string> Instance::own_fault() const {
+  if (auto own = fault_.own_reason()) return own;
+  // Before start() the link's state is not in the latch yet (start() puts it there).
+  if (!link_.usable && machine_.state() == vrrp::State::Init)
+    return "interface " + link_.facts.name + " is down";
+  return std::nullopt;
 }
 
 void Instance::apply_fault() {

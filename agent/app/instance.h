@@ -66,6 +66,11 @@ class Instance {
   void set_drained(bool drained, const std::string& why);
   /// The tracked checks' weighting changed.
   void apply_weights(const vrrp::Weighted& weighted);
+  /// Another member of this instance's sync group is faulty (`why`), or none is (nullopt):
+  /// the instance follows it into FAULT, and out again (app/group.h).
+  void set_group_fault(std::optional<std::string> why);
+  /// The instance's own fault (its interface, a vital check), if any: what its group follows.
+  [[nodiscard]] std::optional<std::string> own_fault() const;
 
   /// Applies a new config for the same instance when only "soft" keys changed (priority, track,
   /// notify, garp): no restart, no flap. Returns false when the change needs a restart.
@@ -86,6 +91,9 @@ class Instance {
 
   /// Called with (instance, seconds) after each completed takeover.
   std::function<void(const std::string&, double)> on_failover;
+  /// Called after each state change (the sync group watches its members); it must not feed
+  /// this instance again from inside the call.
+  std::function<void(const Instance&)> on_state_changed;
 
  private:
   void feed(const vrrp::Event& event);

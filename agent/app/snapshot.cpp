@@ -141,6 +141,19 @@ exporters::Snapshot Agent::snapshot() {
     }
     s.checks.push_back(std::move(v));
   }
+  for (const auto& g : groups_) {
+    exporters::GroupView v;
+    v.name = g->config().name;
+    v.state = std::string(to_string(g->state()));
+    v.since_seconds =
+        vrrp::to_seconds(now - (g->since() == TimePoint{} ? started_at_ : g->since()));
+    v.reason = g->reason();
+    for (const auto* m : g->members()) v.members.push_back(m->config().name);
+    v.faulty_member = g->faulty_member();
+    v.transitions = g->transitions();
+    v.warnings = g->warnings();
+    s.groups.push_back(std::move(v));
+  }
   s.counters = stats_;
   s.config_reload_success = last_reload_ok_;
   s.config_last_reload_unix = last_reload_unix_;

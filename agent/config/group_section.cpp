@@ -81,14 +81,7 @@ void read_group(const toml::table& tbl, Config& cfg, Seen& seen, Diags& diags) {
                     g.notify.front() + "\"");
     ok = false;
   }
-  if (ok) {
-    // Honest until the runtime lands (issue 14 part B): the file is accepted and validated, the
-    // members still elect independently.
-    diags.warning(r.pos_of("name"), "group '" + g.name +
-                                        "': this vipd validates [[group]] but does not yet move "
-                                        "its members together (each instance elects alone)");
-    cfg.groups.push_back(std::move(g));
-  }
+  if (ok) cfg.groups.push_back(std::move(g));
 }
 
 }  // namespace

@@ -1,15 +1,22 @@
 // In-process tests of the layer above the core (issue 11): an Instance driven with adverts and
 // check results against recording fakes of its ports — no root, no sockets, a manual clock.
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "app/connection_reset.h"
+#include "app/group.h"
 #include "app/instance.h"
 #include "app/ports.h"
 #include "vrrp/admission.h"
@@ -441,4 +448,250 @@ TEST_CASE("after the interface comes back under a new index, the VIPs go to the 
   rig.inst->vip_removed(rig.inst->config().vips.front());
   CHECK(rig.table.held.count({9, rig.inst->config().vips.front()}) == 1);
   CHECK(rig.table.held.count({7, rig.inst->config().vips.front()}) == 0);
+}
+
+// --- Sync groups ([[group]], issue 14): the GroupCoordinator over two real Instances ----------
+
+namespace {
+
+/// Two instances on two interfaces (outside eth0, inside eth1) sharing a clock and a VIP table,
+/// in one sync group "edge".
+struct GroupRig {
+  FakeScheduler sched;
+  Journal outside_journal;
+  Journal inside_journal;
+  RecordingTable table{outside_journal};
+  vipd::app::Link outside_link;
+  vipd::app::Link inside_link;
+  vipd::app::AgentStats agent_stats;
+  std::unique_ptr<Instance> outside;
+  std::unique_ptr<Instance> inside;
+  std::unique_ptr<vipd::app::GroupCoordinator> group;
+
+  explicit GroupRig(std::vector<std::string> notify = {}) {
+    auto wire = [](vipd::app::Link& link, Journal& j, const char* name, int index,
+                   const char* primary) {
+      link.facts.name = name;
+      link.facts.index = index;
+      link.facts.primary_v4 = ip(primary);
+      link.usable = true;
+      link.channel = std::make_unique<RecordingChannel>(j);
+      link.announcer = std::make_unique<RecordingAnnouncer>(j);
+    };
+    wire(outside_link, outside_journal, "eth0", 7, "198.18.0.1");
+    wire(inside_link, inside_journal, "eth1", 8, "198.18.1.1");
+    auto out_cfg = web();
+    out_cfg.name = "outside";
+    out_cfg.reset_connections = false;
+    auto in_cfg = web();
+    in_cfg.name = "inside";
+    in_cfg.interface = "eth1";
+    in_cfg.vrid = 52;
+    in_cfg.reset_connections = false;
+    in_cfg.vips = {*IpPrefix::parse("198.18.1.100/24")};
+    outside = std::make_unique<Instance>(out_cfg, outside_link, sched, table, agent_stats);
+    inside = std::make_unique<Instance>(in_cfg, inside_link, sched, table, agent_stats);
+    vipd::config::Group g;
+    g.name = "edge";
+    g.instances = {"outside", "inside"};
+    g.notify = std::move(notify);
+    group = std::make_unique<vipd::app::GroupCoordinator>(g, sched);
+    group->set_members({outside.get(), inside.get()});
+  }
+  /// An admitted advert for `inst` from `from`.
+  void hear(Instance& inst, const char* from, std::uint8_t priority) {
+    vipd::vrrp::Advertisement adv;
+    adv.vrid = inst.config().vrid;
+    adv.priority = priority;
+    adv.advert_interval = vipd::vrrp::Centiseconds{100};
+    adv.addresses = {inst.config().vips.front().address};
+    vipd::vrrp::Datagram d;
+    d.source = ip(from);
+    d.destination = ip("224.0.0.18");
+    d.ttl = 255;
+    d.payload = vipd::vrrp::encode(adv, {d.source, d.destination}, inst.config().checksum);
+    const vipd::vrrp::Receiver* receivers[] = {&inst.receiver()};
+    const auto admission = vipd::vrrp::admit(d, {}, receivers);
+    REQUIRE(admission.accepted());
+    inst.receive(admission, d.source);
+  }
+  /// Both members start, nobody else is there: both become MASTER on their own timers.
+  void both_master() {
+    group->sync_faults();
+    outside->start();
+    inside->start();
+    sched.advance(5s);
+    REQUIRE(outside->machine().state() == State::Master);
+    REQUIRE(inside->machine().state() == State::Master);
+  }
+  [[nodiscard]] bool holds(int ifindex) const {
+    return std::any_of(table.held.begin(), table.held.end(),
+                       [&](const auto& a) { return a.first == ifindex; });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("group state: FAULT if any member is, MASTER/BACKUP if all are, else INIT or SPLIT",
+          "[group]") {
+  using vipd::app::group_state_of;
+  using vipd::app::GroupState;
+  CHECK(group_state_of({State::Master, State::Master}) == GroupState::Master);
+  CHECK(group_state_of({State::Backup, State::Backup}) == GroupState::Backup);
+  CHECK(group_state_of({State::Master, State::Fault}) == GroupState::Fault);
+  CHECK(group_state_of({State::Init, State::Backup}) == GroupState::Init);
+  CHECK(group_state_of({State::Master, State::Backup}) == GroupState::Split);
+  CHECK(group_state_of({}) == GroupState::Init);
+}
+
+TEST_CASE("group: a member whose link goes down takes every member to FAULT, and back together",
+          "[group]") {
+  GroupRig rig;
+  rig.both_master();
+  CHECK(rig.group->state() == vipd::app::GroupState::Master);
+  rig.outside_journal.lines.clear();
+
+  // The inside link fails on this node: the inside member faults on its own...
+  rig.inside_link.usable = false;
+  rig.inside->link_changed(false, "interface eth1 lost its carrier");
+  rig.group->sync_faults();
+  // ...and the outside member follows: it resigns with priority 0 at once, so the peer takes
+  // the outside VIP too (keepalived: one member in FAULT, all in FAULT).
+  CHECK(rig.inside->machine().state() == State::Fault);
+  CHECK(rig.outside->machine().state() == State::Fault);
+  CHECK(rig.outside_journal.has("advert 0"));
+  REQUIRE(rig.outside->fault().has_value());
+  CHECK(rig.outside->fault()->find("member inside is in fault") != std::string::npos);
+  CHECK_FALSE(rig.outside->own_fault().has_value());
+  CHECK(rig.group->state() == vipd::app::GroupState::Fault);
+  CHECK(rig.group->faulty_member() == "inside");
+  CHECK_FALSE(rig.holds(8));  // link down: released at once
+  // The outside VIP is held until the peer is heard as master (make-before-break), then goes.
+  rig.hear(*rig.outside, "198.18.0.2", 100);
+  CHECK_FALSE(rig.holds(7));
+
+  // The link comes back: both leave FAULT together, as BACKUP under the peer.
+  rig.inside_link.usable = true;
+  rig.inside->link_changed(true, "interface eth1 is up");
+  rig.group->sync_faults();
+  CHECK(rig.inside->machine().state() == State::Backup);
+  CHECK(rig.outside->machine().state() == State::Backup);
+  CHECK(rig.group->state() == vipd::app::GroupState::Backup);
+  CHECK_FALSE(rig.group->faulty_member().has_value());
+  CHECK(rig.group->transitions().at("FAULT") == 1);
+}
+
+TEST_CASE("group: a vital check failing on one member faults the other member too", "[group]") {
+  GroupRig rig;
+  rig.both_master();
+  rig.outside->apply_weights(weights(100, "nginx"));
+  rig.group->sync_faults();
+  CHECK(rig.outside->machine().state() == State::Fault);
+  CHECK(rig.inside->machine().state() == State::Fault);
+  CHECK(rig.inside_journal.has("advert 0"));
+  rig.outside->apply_weights(weights(100));
+  rig.group->sync_faults();
+  CHECK(rig.outside->machine().state() == State::Backup);
+  CHECK(rig.inside->machine().state() == State::Backup);
+}
+
+TEST_CASE("group: a member whose interface is down at start-up starts the whole group in FAULT",
+          "[group]") {
+  GroupRig rig;
+  rig.inside_link.usable = false;
+  rig.group->sync_faults();
+  rig.outside->start();
+  rig.inside->start();
+  rig.sched.advance(5s);
+  CHECK(rig.outside->machine().state() == State::Fault);
+  CHECK(rig.inside->machine().state() == State::Fault);
+  CHECK(rig.table.held.empty());
+}
+
+TEST_CASE("group: members that stay split are reported; a passing split is not", "[group]") {
+  GroupRig rig;
+  rig.both_master();
+  // A peer with a higher priority on the inside only: inside goes BACKUP, outside stays MASTER.
+  rig.hear(*rig.inside, "198.18.1.2", 200);
+  CHECK(rig.group->state() == vipd::app::GroupState::Split);
+  CHECK(rig.group->warnings().empty());
+  // It keeps hearing the peer for longer than a failover takes: a condition in /status.
+  for (int i = 0; i < 60; ++i) {
+    rig.sched.advance(100ms);
+    rig.hear(*rig.inside, "198.18.1.2", 200);
+  }
+  REQUIRE(rig.group->warnings().size() == 1);
+  CHECK(rig.group->warnings()[0].find("sync group edge is split") != std::string::npos);
+}
+
+TEST_CASE("group: the notify hook runs on the group's transitions with its name and state",
+          "[group][notify]") {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vipd-group-notify-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto out = (dir / "calls").string();
+  GroupRig rig({"/bin/sh", "-c", "echo \"$0 $1\" >> " + out});
+  rig.both_master();
+  rig.inside_link.usable = false;
+  rig.inside->link_changed(false, "interface eth1 is down");
+  rig.group->sync_faults();
+  std::string text;
+  // The hooks run detached and concurrently: wait for all three lines, in any order.
+  for (int i = 0; i < 300 && std::count(text.begin(), text.end(), '\n') < 3; ++i) {
+    std::this_thread::sleep_for(10ms);
+    std::ifstream f(out);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    text = ss.str();
+  }
+  std::filesystem::remove_all(dir);
+  // BACKUP and MASTER on the way up, FAULT when a member's link fails; never SPLIT or INIT.
+  CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+  CHECK(text.find("edge BACKUP\n") != std::string::npos);
+  CHECK(text.find("edge MASTER\n") != std::string::npos);
+  CHECK(text.find("edge FAULT\n") != std::string::npos);
+  CHECK(text.find("SPLIT") == std::string::npos);
+}
+
+TEST_CASE("group: every member weighs the union of the members' tracked checks", "[group]") {
+  auto r = vipd::config::load_string(R"(
+[[instance]]
+name = "outside"
+interface = "eth0"
+vrid = 51
+priority = 100
+vips = ["198.18.0.100/24"]
+track = [ { check = "http", weight = -60 }, { check = "pid", weight = 0 } ]
+[[instance]]
+name = "inside"
+interface = "eth1"
+vrid = 52
+priority = 100
+vips = ["198.18.1.100/24"]
+track = [ { check = "link", weight = 0 }, { check = "http", weight = -10 } ]
+[[check]]
+name = "http"
+type = "http"
+url = "http://127.0.0.1/healthz"
+[[check]]
+name = "pid"
+type = "pid"
+pidfile = "/run/nginx.pid"
+[[check]]
+name = "link"
+type = "link"
+interface = "eth1"
+[[group]]
+name = "edge"
+instances = ["outside", "inside"]
+)",
+                                     "group.toml");
+  REQUIRE(r.ok());
+  for (const auto& d : r.diagnostics) CHECK(d.message.find("group") == std::string::npos);
+  const auto tracks = vipd::app::group_tracks(*r.config, r.config->groups[0]);
+  REQUIRE(tracks.size() == 3);
+  CHECK(tracks[0].check == "http");
+  CHECK(tracks[0].weight == -60);  // the first member's weight wins
+  CHECK(tracks[1].check == "pid");
+  CHECK(tracks[2].check == "link");
 }
