@@ -253,6 +253,47 @@ class Lab:
         self.nodes[name] = node
         return node
 
+    def add_segment(self, bridge: str, members: dict[str, str], iface: str = "vin") -> dict[str, str]:
+        """A second layer-2 segment (e.g. a proxy's backend network beside the client side).
+
+        Creates bridge ``bridge`` in the LAN namespace and, for each ``node name → cidr``, a veth
+        whose node end is ``iface`` (the same name in every node) and whose bridge end is
+        ``<bridge><NAME>``. Returns node name → bridge port, for ``port_down``/``port_up``."""
+        self._ip("-n", self.lan, "link", "add", bridge, "type", "bridge", "forward_delay", "0",
+                 "stp_state", "0", "mcast_snooping", "0")
+        self._ip("-n", self.lan, "link", "set", bridge, "up")
+        ports: dict[str, str] = {}
+        for name, cidr in members.items():
+            _check_lab_address(cidr)
+            node = self.nodes[name]
+            port = f"{bridge}{name.upper()}"
+            self._ip("-n", self.lan, "link", "add", port, "type", "veth", "peer", "name", iface,
+                     "netns", node.ns)
+            self._ip("-n", self.lan, "link", "set", port, "master", bridge, "up")
+            self._ip("-n", node.ns, "addr", "add", cidr, "dev", iface)
+            self._ip("-n", node.ns, "link", "set", iface, "up")
+            ports[name] = port
+        return ports
+
+    def port_down(self, port: str) -> None:
+        """Carrier loss on a segment: the bridge-side end ``port`` goes down."""
+        self._ip("-n", self.lan, "link", "set", port, "down")
+
+    def port_up(self, port: str) -> None:
+        self._ip("-n", self.lan, "link", "set", port, "up")
+
+    def node_ipv4(self, node: Node) -> set[str]:
+        """Every IPv4 address (no prefix) on any interface of the node: one ``ip`` call, so one
+        consistent reading of the node."""
+        r = subprocess.run(["ip", "-n", node.ns, "-4", "-o", "addr", "show"],
+                           capture_output=True, text=True, timeout=10)
+        out = set()
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) >= 4 and f[2] == "inet":
+                out.add(f[3].split("/")[0])
+        return out
+
     def close(self) -> None:
         """Kill every tracked process (SIGTERM, then SIGKILL) and delete the lab's namespaces."""
         if self._closed:

@@ -325,3 +325,78 @@ def wait_log_after(proc: Proc, pattern: str, mark: int, timeout: float,
     return wait_for(lambda: rx.search(proc.log_text(), mark), timeout,
                     lambda: (what or f"{proc.name} log to match /{pattern}/") +
                     f"; log since then: {proc.log_text()[mark:][-1500:]!r}")
+
+
+_DUMP_SRC = r"""
+import socket, struct, sys, time
+interval = float(sys.argv[1])
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+s.bind((0, 0))
+seq = 0
+print("ready", flush=True)
+while True:
+    seq += 1
+    t = time.monotonic()
+    # RTM_GETADDR (22), NLM_F_REQUEST | NLM_F_DUMP, struct ifaddrmsg for AF_INET
+    s.send(struct.pack("=IHHII", 24, 22, 0x1 | 0x300, seq, 0) + struct.pack("=BBBBI", 2, 0, 0, 0, 0))
+    addrs, done = [], False
+    while not done:
+        data = s.recv(1 << 16)
+        off = 0
+        while off + 16 <= len(data):
+            ln, typ = struct.unpack_from("=IH", data, off)
+            if ln < 16 or typ in (2, 3):  # NLMSG_ERROR, NLMSG_DONE
+                done = True
+                break
+            if typ == 20:
+                a = off + 24
+                while a + 4 <= off + ln:
+                    alen, atyp = struct.unpack_from("=HH", data, a)
+                    if alen < 4:
+                        break
+                    if atyp == 2 and alen >= 8:  # IFA_LOCAL
+                        addrs.append(socket.inet_ntoa(data[a + 4:a + 8]))
+                    a += (alen + 3) & ~3
+            off += (ln + 3) & ~3
+    print(f"{t:.6f} {','.join(addrs)}", flush=True)
+    time.sleep(max(0.0, interval - (time.monotonic() - t)))
+"""
+
+
+class AddressPoller:
+    """Reads every IPv4 address of a node (a netlink RTM_GETADDR dump, what ``ip addr`` does)
+    every ``interval`` seconds from a process inside the node's namespace, and keeps the
+    readings as ``(time.monotonic(), set of addresses)``. A process in the namespace polls at
+    10 ms on a loaded machine where spawning ``ip`` cannot."""
+
+    def __init__(self, node: Node, interval: float = 0.010):
+        self.node = node
+        self.readings: list[tuple[float, frozenset[str]]] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self.proc = node.popen("python3", "-u", "-c", _DUMP_SRC, str(interval),
+                               name=f"addrpoll@{node.label}", stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(5):
+            raise AssertionError(f"address poller in {node.label} did not start")
+
+    def _read(self) -> None:
+        for raw in self.proc.popen.stdout:
+            line = raw.decode(errors="replace").split()
+            if line == ["ready"]:
+                self._ready.set()
+                continue
+            if not line:
+                continue
+            addrs = frozenset(line[1].split(",")) if len(line) > 1 else frozenset()
+            with self._lock:
+                self.readings.append((float(line[0]), addrs))
+
+    def snapshot(self) -> list[tuple[float, frozenset[str]]]:
+        with self._lock:
+            return list(self.readings)
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=2)
