@@ -285,6 +285,7 @@ void Agent::on_check_update(checks::CheckUpdate update) {
   if (!weight_changed) return;
   for (auto& inst : instances_) reweigh(*inst);
   sync_groups();
+  start_ready();
 }
 
 const GroupCoordinator* Agent::group_of(const Instance& instance) const {
@@ -311,6 +312,51 @@ void Agent::build_groups() {
 
 void Agent::sync_groups() {
   for (auto& g : groups_) g->sync_faults();
+}
+
+std::vector<std::string> Agent::unsettled_checks(const Instance& instance) const {
+  std::vector<std::string> out;
+  const auto* group = group_of(instance);
+  const auto tracks = group ? group_tracks(config_, group->config()) : instance.config().track;
+  for (const auto& t : tracks) {
+    if (t.weight != 0) continue;  // a weighted check only lowers the priority while it rises
+    const auto it = checks_.find(t.check);
+    const bool seen = it != checks_.end() && it->second.seen;
+    // Settled: up, or its last result failed (a real fault, worth its log line). Rising (only
+    // successes so far, `rise` not reached) is not a fault yet.
+    if (!seen || (!it->second.last.up && it->second.last.last_ok)) out.push_back(t.check);
+  }
+  return out;
+}
+
+void Agent::start_or_wait(Instance& instance) {
+  const auto& name = instance.config().name;
+  const auto pending = unsettled_checks(instance);
+  if (pending.empty()) {
+    waiting_.erase(name);
+    instance.start();
+    return;
+  }
+  std::string list;
+  for (const auto& c : pending) list += (list.empty() ? "" : ", ") + c;
+  // Not a fault: the checks have not answered yet (DESIGN.md §6: a cold node never claims the
+  // VIP, and it does not here either: it takes no part in the election until they have).
+  if (waiting_.insert(name).second)
+    spdlog::info(
+        "instance {}: waiting for the first results of checks {} before the first "
+        "election",
+        name, list);
+}
+
+void Agent::start_ready() {
+  if (waiting_.empty()) return;
+  sync_groups();
+  for (auto& inst : instances_) {
+    if (!waiting_.count(inst->config().name) || !unsettled_checks(*inst).empty()) continue;
+    waiting_.erase(inst->config().name);
+    inst->start();
+  }
+  for (auto& g : groups_) g->observe();
 }
 
 void Agent::reweigh(Instance& instance) {
@@ -400,7 +446,7 @@ int Agent::run() {
         inst->config().name, inst->config().vrid, inst->link().facts.name, inst->link().facts.index,
         inst->config().priority, inst->config().version, inst->config().advert_interval.count(),
         inst->config().vips.size());
-    inst->start();
+    start_or_wait(*inst);
   }
   start_checks();
   sd::ready();  // systemd Type=notify: the API listens and the instances run
@@ -489,12 +535,17 @@ void Agent::reload() {
   config_ = std::move(next);
   drained_.set_dir(config_.agent.state_dir);
   instances_ = std::move(kept);
+  for (auto it = waiting_.begin(); it != waiting_.end();)  // removed or restarted below
+    it = std::any_of(instances_.begin(), instances_.end(),
+                     [&](const auto& i) { return i->config().name == *it; })
+             ? std::next(it)
+             : waiting_.erase(it);
   for (auto& inst : created) {
     Instance* raw = inst.get();
     instances_.push_back(std::move(inst));
     reweigh(*raw);
     apply_saved_drain(*raw);  // an instance restarted by a reload stays drained
-    raw->start();
+    start_or_wait(*raw);
   }
   if (checks_changed) {
     spdlog::info("checks changed: restarting the check runner");

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,14 @@ class Agent {
   /// Passes each member's own fault on to its group (after link events, checks, start, reload).
   void sync_groups();
   [[nodiscard]] const GroupCoordinator* group_of(const Instance& instance) const;
+  /// The vital (weight-0) checks of `instance` that have not settled yet: no result, or rising
+  /// towards `rise` with every result so far a success. Its first election waits for them.
+  [[nodiscard]] std::vector<std::string> unsettled_checks(const Instance& instance) const;
+  /// Starts `instance` now, or, while vital checks have not settled, marks it waiting (INIT,
+  /// "waiting for the first results of checks ...") instead of starting it in FAULT.
+  void start_or_wait(Instance& instance);
+  /// Starts the waiting instances whose checks have settled (after each check result).
+  void start_ready();
   void start_checks();
   void reload();
   void stop();
@@ -96,6 +105,7 @@ class Agent {
   std::optional<AddressSet> addresses_;  // nullopt: unknown (the last read failed)
   std::map<std::string, std::unique_ptr<Link>> links_;
   std::vector<std::unique_ptr<Instance>> instances_;
+  std::set<std::string> waiting_;  // instances not started: their vital checks have not settled
   // After the instances: destroyed first, it unhooks them.
   std::vector<std::unique_ptr<GroupCoordinator>> groups_;
   std::map<std::string, CheckStatus> checks_;

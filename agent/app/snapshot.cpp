@@ -95,6 +95,11 @@ exporters::Snapshot Agent::snapshot() {
     v.since = rfc3339(wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(age));
     v.since_seconds = vrrp::to_seconds(age);
     v.reason = t.explanation;
+    if (waiting_.count(cfg.name)) {
+      std::string list;
+      for (const auto& c : unsettled_checks(*inst)) list += (list.empty() ? "" : ", ") + c;
+      v.reason = "waiting for the first results of checks " + list + " before the first election";
+    }
     v.reason_code = std::string(vrrp::to_string(t.reason));
     v.base_priority = cfg.priority;
     v.effective_priority = m.effective_priority();

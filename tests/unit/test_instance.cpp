@@ -608,7 +608,7 @@ TEST_CASE("group: a member whose interface is down at start-up starts the whole 
   CHECK(rig.table.held.empty());
 }
 
-TEST_CASE("group: members that stay split are reported; a passing split is not", "[group]") {
+TEST_CASE("group: members that stay split are reported, a passing split is not", "[group]") {
   GroupRig rig;
   rig.both_master();
   // A peer with a higher priority on the inside only: inside goes BACKUP, outside stays MASTER.
