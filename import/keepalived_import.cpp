@@ -54,6 +54,9 @@ struct Defs {
   std::map<std::string, const Stmt*> scripts, processes, files;
   int version = 2;              // keepalived's default VRRP version
   std::set<std::string> links;  // interfaces tracked: one link check each
+  /// Members of a vrrp_sync_group without sync_group_tracking_weight → the group's name:
+  /// keepalived ignores their track weights (a failure is a fault of the whole group).
+  std::map<std::string, std::string> weightless;
 };
 
 std::string joined(const Stmt& s) {
@@ -146,6 +149,17 @@ class InstanceConverter {
       }
     }
     if (!garp_.empty()) add("garp = { " + garp_ + " }", in_);
+    if (const auto g = defs_.weightless.find(in_.args.empty() ? "" : in_.args[0]);
+        g != defs_.weightless.end()) {
+      for (auto& tr : track_) {
+        if (tr.weight == 0) continue;
+        ctx_.note(*tr.src, "weight " + std::to_string(tr.weight) + " of '" + tr.check +
+                               "' becomes 0: in vrrp_sync_group " + g->second +
+                               " keepalived ignores members' weights (no "
+                               "sync_group_tracking_weight), so a failure faults the group");
+        tr.weight = 0;
+      }
+    }
     if (!track_.empty()) {
       std::string t = "track = [";
       for (std::size_t i = 0; i < track_.size(); ++i) {
@@ -389,7 +403,9 @@ std::vector<Line> sync_group(const Stmt& g, Ctx& ctx) {
     } else if (k.key == "smtp_alert") {
       ctx.warning(k, "smtp_alert: vipd sends no e-mail (packaging/prometheus/vipd-alerts.yml)");
     } else if (k.key == "global_tracking" || k.key == "sync_group_tracking_weight") {
-      ctx.note(k, "'" + k.key + "': vipd groups follow keepalived's default semantics");
+      ctx.note(k, "'" + k.key +
+                      "': the members keep their weights; in vipd every member weighs all "
+                      "members' checks (docs/configuration.md#group)");
     } else {
       ctx.error(k, "vrrp_sync_group keyword '" + k.key +
                        "' is not converted (members belong in `group { ... }`)");
@@ -398,6 +414,10 @@ std::vector<Line> sync_group(const Stmt& g, Ctx& ctx) {
   if (const auto argv = detail::notify_argv(n, "GROUP")) {
     out.push_back({"notify = " + toml_array(*argv), notify_at});
   }
+  ctx.note(g,
+           "vrrp_sync_group carried over as [[group]]: a fault in one member faults all, as in "
+           "keepalived; members are not pulled to MASTER/BACKUP by each other, so give them the "
+           "same priorities on each node (docs/configuration.md#group)");
   return out;
 }
 
@@ -447,6 +467,14 @@ ImportResult convert(const std::vector<Stmt>& all, bool validate) {
       defs.processes[name] = &s, detail::convert_track_process(s, ctx);
     }
     if (s.key == "vrrp_track_file") defs.files[name] = &s, detail::convert_track_file(s, ctx);
+    if (s.key == "vrrp_sync_group" &&
+        std::none_of(s.children.begin(), s.children.end(), [](const Stmt& k) {
+          return k.key == "sync_group_tracking_weight" || k.key == "global_tracking";
+        })) {
+      for (const auto& k : s.children)
+        if (k.key == "group")
+          for (const auto& [member, at] : names_in(k)) defs.weightless[member] = name;
+    }
   }
   const Stmt* first = stmts.empty() ? nullptr : &stmts.front();
   out.push_back(

@@ -1,7 +1,11 @@
 // `vipd import` (issue 14): keepalived.conf reader and converter, on Debian's keepalived samples
 // (tests/fixtures/keepalived/debian, copied from /usr/share/doc/keepalived/samples of keepalived
 // 2.2.7) and on configs in the style of the common nginx-HA tutorials (.../tutorial).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -158,6 +162,7 @@ TEST_CASE("import: tutorial-style configs convert completely", "[import]") {
     CHECK(cfg.instances[0].track[0].weight == 0);
     CHECK(cfg.instances[0].track[1].check == "link-eth1");
     CHECK(has_note(r, Note::Kind::Warning, 16, "mcast_src_ip"));
+    CHECK(has_note(r, Note::Kind::Note, 4, "vrrp_sync_group carried over as [[group]]"));
   }
   SECTION("active-active, VRRPv3, sub-second adverts, track_file, garp") {
     const auto r = vipd::import::import_file(kDir + "tutorial/active-active-v3.conf");
@@ -195,4 +200,35 @@ TEST_CASE("import: what cannot be carried over is an error at its line", "[impor
   CHECK(has_note(r, Note::Kind::Note, 10, "listed twice"));
   // v2 (keepalived's default) with a sub-second interval: vipd check refuses it, at line 12.
   CHECK(has_note(r, Note::Kind::Error, 12, "vipd check refuses the result"));
+}
+
+TEST_CASE("import: a sync group member's track weights become 0 unless the group allows them",
+          "[import][group]") {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("vipd-import-group-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto conf = [&](const std::string& extra) {
+    const auto path = (dir / "keepalived.conf").string();
+    std::ofstream(path) << "vrrp_script chk { script \"/usr/bin/pidof nginx\"\n interval 1 }\n"
+                           "vrrp_sync_group G {\n group {\n A\n }\n"
+                        << extra
+                        << "}\nvrrp_instance A {\n interface eth0\n virtual_router_id 51\n"
+                           " priority 100\n virtual_ipaddress {\n 198.18.0.100/24\n }\n"
+                           " track_script {\n chk weight -20\n }\n}\n";
+    return path;
+  };
+  // keepalived ignores the weight (a failure faults the group): so does the converted file.
+  auto r = vipd::import::import_file(conf(""));
+  INFO(r.toml);
+  auto loaded = vipd::config::load_string(r.toml, "out.toml");
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded.config->instances[0].track.size() == 1);
+  CHECK(loaded.config->instances[0].track[0].weight == 0);
+  CHECK(has_note(r, Note::Kind::Note, 16, "weight -20 of 'chk' becomes 0"));
+  // sync_group_tracking_weight: keepalived applies it, and so does vipd.
+  r = vipd::import::import_file(conf(" sync_group_tracking_weight\n"));
+  loaded = vipd::config::load_string(r.toml, "out.toml");
+  REQUIRE(loaded.ok());
+  CHECK(loaded.config->instances[0].track[0].weight == -20);
+  std::filesystem::remove_all(dir);
 }
