@@ -85,6 +85,17 @@ std::string render_status(const nlohmann::json& s) {
     for (const auto& w : i.value("warnings", nlohmann::json::array()))
       out << "  WARNING    " << str(w) << "\n";
   }
+  for (const auto& g : s.value("groups", nlohmann::json::array())) {
+    std::string members;
+    for (const auto& m : g.value("members", nlohmann::json::array()))
+      members += (members.empty() ? "" : ", ") + str(m);
+    out << "\ngroup " << str(g["name"]) << "  (" << members << ")\n";
+    out << "  state      " << str(g["state"]) << " for "
+        << fmt_seconds(g.value("since_seconds", 0.0)) << "\n";
+    out << "  why        " << str(g["reason"]) << "\n";
+    for (const auto& w : g.value("warnings", nlohmann::json::array()))
+      out << "  WARNING    " << str(w) << "\n";
+  }
   const auto checks = s.value("checks", nlohmann::json::array());
   if (!checks.empty()) {
     out << "\nchecks\n";

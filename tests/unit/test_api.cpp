@@ -258,6 +258,18 @@ TEST_CASE("vipd status renders a readable table", "[api][cli]") {
   CHECK(table.find("198.18.0.100/24  present") != std::string::npos);
   CHECK(table.find("master     198.18.0.11 priority 100") != std::string::npos);
   CHECK(table.find("loop thread SCHED_RR priority 10\n") != std::string::npos);
+  auto grouped = sample();
+  grouped.groups.push_back({"edge",
+                            "FAULT",
+                            2.0,
+                            "member inside is in fault: outside FAULT, inside FAULT",
+                            {"outside", "inside"},
+                            "inside",
+                            {{"FAULT", 1}},
+                            {}});
+  const auto with_group = cli::render_status(exporters::status_json(grouped));
+  CHECK(with_group.find("group edge  (outside, inside)\n  state      FAULT") != std::string::npos);
+  CHECK(with_group.find("why        member inside is in fault") != std::string::npos);
   auto refused = sample();
   refused.realtime = {10, "SCHED_OTHER", 0, "not permitted"};
   CHECK(cli::render_status(exporters::status_json(refused))
