@@ -57,13 +57,19 @@ GroupCoordinator::GroupCoordinator(config::Group cfg, Scheduler& scheduler)
 
 GroupCoordinator::~GroupCoordinator() {
   if (split_timer_) sched_.cancel_timer(*split_timer_);
+  if (follow_timer_) sched_.cancel_timer(*follow_timer_);
   for (auto* m : members_) m->on_state_changed = nullptr;
 }
 
 void GroupCoordinator::set_members(std::vector<Instance*> members) {
   for (auto* m : members_) m->on_state_changed = nullptr;
   members_ = std::move(members);
-  for (auto* m : members_) m->on_state_changed = [this](const Instance&) { observe(); };
+  for (auto* m : members_) {
+    m->on_state_changed = [this](const Instance& who) {
+      observe();
+      follow(who);
+    };
+  }
 }
 
 void GroupCoordinator::sync_faults() {
@@ -118,6 +124,27 @@ void GroupCoordinator::observe() {
   // passage between them and INIT the start or the stop.
   if (next == GroupState::Master || next == GroupState::Backup || next == GroupState::Fault)
     notify(next);
+}
+
+void GroupCoordinator::follow(const Instance& who) {
+  // keepalived vrrp_sync_group: when one member becomes MASTER, the others follow. Without it, a
+  // member whose old master could not resign (its link died) waits its whole
+  // Master_Down_Interval while its group mate has already taken over.
+  const auto& t = who.last_transition();
+  if (t.to != vrrp::State::Master || t.reason == vrrp::Reason::Group) return;
+  leader_ = who.config().name;
+  if (follow_timer_) return;  // already due on this loop turn
+  follow_timer_ = sched_.add_timer(sched_.clock(), [this] {
+    follow_timer_.reset();
+    const auto leader = std::find_if(members_.begin(), members_.end(), [&](const Instance* m) {
+      return m->config().name == leader_;
+    });
+    if (leader == members_.end() || (*leader)->machine().state() != vrrp::State::Master) return;
+    const std::string why = "sync group " + cfg_.name + ": member " + leader_ + " became MASTER (" +
+                            (*leader)->last_transition().explanation + ")";
+    for (auto* m : members_)
+      if (m->machine().state() == vrrp::State::Backup) m->group_takeover(why);
+  });
 }
 
 vrrp::Duration GroupCoordinator::settle_time() const {

@@ -3,7 +3,8 @@
 // fault latch (a member's own fault is passed on to every other member, so all resign with
 // priority 0 and the peer takes all of them), the weighting (every member weighs the union of
 // the members' tracked checks, so a lower priority in one is a lower priority in all), and the
-// state-change hook (the group's own state, its notify hook, its log line and its metric).
+// state-change hook (the group's own state, its notify hook, its log line and its metric; a
+// member that takes over pulls the members still BACKUP to MASTER with it).
 #pragma once
 
 #include <map>
@@ -65,6 +66,9 @@ class GroupCoordinator {
 
  private:
   void notify(GroupState state);
+  /// `who` changed state: when it took over, the members still BACKUP follow it to MASTER
+  /// (on the next loop turn, not from inside `who`'s own transition).
+  void follow(const Instance& who);
   void check_split();
   [[nodiscard]] vrrp::Duration settle_time() const;
 
@@ -79,6 +83,8 @@ class GroupCoordinator {
   std::map<std::string, std::uint64_t> transitions_;
   std::uint64_t notify_failures_ = 0;
   std::optional<Scheduler::TimerId> split_timer_;
+  std::optional<Scheduler::TimerId> follow_timer_;
+  std::string leader_;  // the member the others follow to MASTER
 };
 
 }  // namespace vipd::app

@@ -323,6 +323,8 @@ void Instance::apply_weights(const vrrp::Weighted& weighted) {
   apply_fault();
 }
 
+void Instance::group_takeover(const std::string& why) { feed(vrrp::event::GroupTakeover{why}); }
+
 void Instance::set_group_fault(std::optional<std::string> why) {
   fault_.set_group(std::move(why));
   apply_fault();

@@ -69,6 +69,8 @@ class Instance {
   /// Another member of this instance's sync group is faulty (`why`), or none is (nullopt):
   /// the instance follows it into FAULT, and out again (app/group.h).
   void set_group_fault(std::optional<std::string> why);
+  /// Another member of the sync group took over (`why`): a BACKUP takes over now too.
+  void group_takeover(const std::string& why);
   /// The instance's own fault (its interface, a vital check), if any: what its group follows.
   [[nodiscard]] std::optional<std::string> own_fault() const;
 

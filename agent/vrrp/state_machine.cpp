@@ -58,6 +58,8 @@ std::string_view to_string(Reason reason) {
       return "shutdown";
     case Reason::Drain:
       return "drain";
+    case Reason::Group:
+      return "group";
   }
   return "unknown";
 }
@@ -424,6 +426,11 @@ void StateMachine::master_receive(const event::AdvertReceived& received, TimePoi
 }
 
 // --- Transitions ----------------------------------------------------------------------------
+
+void StateMachine::on(const event::GroupTakeover& takeover, TimePoint now, Actions& out) {
+  if (state_ != State::Backup || drained_ || fault_) return;
+  become_master(Reason::Group, takeover.explanation, now, out);
+}
 
 void StateMachine::become_master(Reason reason, std::string explanation, TimePoint now,
                                  Actions& out) {

@@ -32,9 +32,10 @@ enum class Reason : std::uint8_t {
   FaultCleared,    // fault gone: back to Backup (or Master for the owner)
   Shutdown,        // the agent is stopping
   Drain,           // planned handover requested by an operator
+  Group,           // another member of the sync group took over (keepalived vrrp_sync_group)
 };
 /// "startup", "master_down", "priority_zero", "higher_priority", "preempt", "fault",
-/// "link_down", "fault_cleared", "shutdown", "drain".
+/// "link_down", "fault_cleared", "shutdown", "drain", "group".
 std::string_view to_string(Reason reason);
 
 /// Everything the state machine needs to know about its instance. Validated by the config layer.
@@ -99,13 +100,19 @@ struct DrainCancelled {
 };
 /// The make-before-break hold (see InstanceParams::make_before_break) ran out.
 struct ReleaseTimerExpired {};
+/// Another member of this router's sync group became MASTER because its master went away
+/// (keepalived vrrp_sync_group: the members follow it). A Backup takes over now, as if its own
+/// Master_Down_Timer had expired; a drained router, or one in another state, ignores it.
+struct GroupTakeover {
+  std::string explanation;
+};
 }  // namespace event
 
 using Event =
     std::variant<event::Startup, event::Shutdown, event::AdvertReceived,
                  event::MasterDownTimerExpired, event::AdverTimerExpired, event::PriorityChanged,
                  event::FaultRaised, event::FaultCleared, event::DrainRequested,
-                 event::DrainCancelled, event::ReleaseTimerExpired>;
+                 event::DrainCancelled, event::ReleaseTimerExpired, event::GroupTakeover>;
 
 enum class Timer : std::uint8_t { MasterDown, Adver, Release };
 
@@ -225,6 +232,7 @@ class StateMachine {
   void on(const event::DrainRequested&, TimePoint now, Actions& out);
   void on(const event::DrainCancelled&, TimePoint now, Actions& out);
   void on(const event::ReleaseTimerExpired&, TimePoint now, Actions& out);
+  void on(const event::GroupTakeover&, TimePoint now, Actions& out);
   void release_held_vips(Actions& out);
   void note_peer(const IpAddress& source, Actions& out);
   [[nodiscard]] std::uint8_t advertised_priority() const {

@@ -695,3 +695,25 @@ instances = ["outside", "inside"]
   CHECK(tracks[1].check == "pid");
   CHECK(tracks[2].check == "link");
 }
+
+TEST_CASE("group: when one member takes over, the members still BACKUP follow it at once",
+          "[group]") {
+  GroupRig rig;
+  rig.group->sync_faults();
+  rig.outside->start();
+  rig.inside->start();
+  rig.hear(*rig.outside, "198.18.0.2", 200);
+  rig.hear(*rig.inside, "198.18.1.2", 200);
+  REQUIRE(rig.group->state() == vipd::app::GroupState::Backup);
+  // The peer's outside member resigns; its inside member says nothing (its link died, say).
+  rig.hear(*rig.outside, "198.18.0.2", 0);
+  rig.sched.advance(1s);  // Skew_Time of the outside member
+  REQUIRE(rig.outside->machine().state() == State::Master);
+  // The inside member follows on the next turn, not after its own Master_Down_Interval.
+  CHECK(rig.inside->machine().state() == State::Master);
+  CHECK(rig.inside->last_transition().reason == vipd::vrrp::Reason::Group);
+  CHECK(rig.inside->last_transition().explanation.find("member outside became MASTER") !=
+        std::string::npos);
+  CHECK(rig.holds(8));
+  CHECK(rig.group->state() == vipd::app::GroupState::Master);
+}

@@ -609,6 +609,7 @@ TEST_CASE("state and reason names are the stable /status and metric values", "[f
       {Reason::FaultCleared, "fault_cleared"},
       {Reason::Shutdown, "shutdown"},
       {Reason::Drain, "drain"},
+      {Reason::Group, "group"},
   };
   for (const auto& [reason, name] : reasons) CHECK(to_string(reason) == name);
 }
