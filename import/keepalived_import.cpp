@@ -415,9 +415,10 @@ std::vector<Line> sync_group(const Stmt& g, Ctx& ctx) {
     out.push_back({"notify = " + toml_array(*argv), notify_at});
   }
   ctx.note(g,
-           "vrrp_sync_group carried over as [[group]]: a fault in one member faults all, as in "
-           "keepalived; members are not pulled to MASTER/BACKUP by each other, so give them the "
-           "same priorities on each node (docs/configuration.md#group)");
+           "vrrp_sync_group carried over as [[group]]: a fault in one member faults all and a "
+           "member that takes over pulls the others to MASTER, as in keepalived; members are not "
+           "pulled to BACKUP by each other, so give them the same priorities on each node "
+           "(docs/configuration.md#group)");
   return out;
 }
 
