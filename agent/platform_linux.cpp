@@ -5,6 +5,7 @@
 #include "net/garp.h"
 #include "net/interface.h"
 #include "net/netlink_watcher.h"
+#include "net/route_table.h"
 #include "net/vip_manager.h"
 #include "net/vrrp_socket.h"
 
@@ -60,5 +61,10 @@ std::unique_ptr<app::Watcher> LinuxPlatform::watcher(app::Watcher::Handlers hand
 }
 
 app::ResetConnections LinuxPlatform::reset_connections() { return net::reset_connections; }
+
+std::unique_ptr<app::RouteTable> LinuxPlatform::route_table(std::uint32_t table,
+                                                            std::uint8_t protocol) {
+  return std::make_unique<net::NetlinkRouteTable>(table, protocol);
+}
 
 }  // namespace vipd

@@ -135,7 +135,22 @@ Metrics::Metrics(const std::string& version)
       group_transitions_(BuildCounter()
                              .Name("vipd_group_transitions_total")
                              .Help("Sync group state changes, by the state entered")
-                             .Register(*registry_)) {
+                             .Register(*registry_)),
+      route_installed_(BuildGauge()
+                           .Name("vipd_route_installed")
+                           .Help("Route mode: 1 while every VIP's host route is in the kernel "
+                                 "table (the routing daemon announces it), 0 when withdrawn")
+                           .Register(*registry_)),
+      route_metric_(BuildGauge()
+                        .Name("vipd_route_metric")
+                        .Help("Route mode: the routes' metric (BGP MED), 256 - effective "
+                              "priority; lower is preferred")
+                        .Register(*registry_)),
+      route_operations_(BuildCounter()
+                            .Name("vipd_route_operations_total")
+                            .Help("Route mode: route operations by op (install, replace, "
+                                  "withdraw, sweep, error)")
+                            .Register(*registry_)) {
   build_info_.Add({{"version", version}}).Set(1);
 }
 
@@ -195,6 +210,16 @@ void Metrics::update(const Snapshot& s) {
     // observation in it is invisible to rate()/increase(), so the first failover would never
     // show in a dashboard or alert (Prometheus: "avoid missing metrics").
     failover_duration_.Add({{"instance", i.name}}, kFailoverBuckets);
+  }
+  for (const auto& r : s.route_instances) {
+    route_installed_.Add({{"instance", r.name}}).Set(r.installed ? 1 : 0);
+    route_metric_.Add({{"instance", r.name}}).Set(r.metric);
+    const auto& c = r.counters;
+    for (const auto& [op, n] : {std::pair{"install", c.installs}, std::pair{"replace", c.replaces},
+                                std::pair{"withdraw", c.withdrawals}, std::pair{"sweep", c.swept},
+                                std::pair{"error", c.errors}})
+      set_counter(route_operations_.Add({{"instance", r.name}, {"op", op}}),
+                  static_cast<double>(n));
   }
   for (std::size_t r = 0; r < vrrp::kDropReasonCount; ++r)
     set_counter(

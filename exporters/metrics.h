@@ -59,6 +59,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& realtime_priority_;
   prometheus::Family<prometheus::Gauge>& group_state_;
   prometheus::Family<prometheus::Counter>& group_transitions_;
+  prometheus::Family<prometheus::Gauge>& route_installed_;
+  prometheus::Family<prometheus::Gauge>& route_metric_;
+  prometheus::Family<prometheus::Counter>& route_operations_;
 };
 
 }  // namespace vipd::exporters

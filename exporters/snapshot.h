@@ -56,6 +56,33 @@ struct InstanceView {
   app::InstanceStats counters;
 };
 
+/// One VIP of a route-mode instance (issue 16).
+struct RouteVipView {
+  std::string address;                  // "198.19.0.100/32"
+  std::optional<std::uint32_t> metric;  // installed with this metric; nullopt: not installed
+  bool local = false;                   // its `local` route is in place
+  std::string error;                    // the last failure, "" after a success
+};
+
+/// A route-mode instance: routes in a kernel table, no VRRP (issue 16, docs/route-mode.md).
+struct RouteInstanceView {
+  std::string name;
+  std::uint32_t table = 0;
+  int protocol = 0;
+  bool installed = false;  // every VIP's route is in the table
+  std::uint32_t metric = 0;
+  std::string reason;
+  std::string since;  // RFC 3339 UTC
+  double since_seconds = 0;
+  int base_priority = 0;
+  int effective_priority = 0;
+  std::vector<ContributionView> contributions;
+  std::optional<std::string> fault;
+  bool drained = false;
+  std::vector<RouteVipView> vips;
+  app::RouteStats counters;
+};
+
 struct CheckView {
   std::string name;
   std::string type;
@@ -94,6 +121,7 @@ struct Snapshot {
   double uptime_seconds = 0;
   RealtimeView realtime;
   std::vector<InstanceView> instances;
+  std::vector<RouteInstanceView> route_instances;
   std::vector<CheckView> checks;
   std::vector<GroupView> groups;
   /// The agent's counters as the agent keeps them (declared once, in app/stats.h).

@@ -83,6 +83,46 @@ nlohmann::json status_json(const Snapshot& s) {
                              {"faulty_member", opt(g.faulty_member)},
                              {"transitions", g.transitions},
                              {"warnings", g.warnings}});
+  doc["route_instances"] = nlohmann::json::array();
+  for (const auto& r : s.route_instances) {
+    nlohmann::json contributions = nlohmann::json::array();
+    for (const auto& c : r.contributions)
+      contributions.push_back(
+          {{"check", c.check}, {"weight", c.weight}, {"up", c.up}, {"applied", c.applied}});
+    nlohmann::json vips = nlohmann::json::array();
+    for (const auto& v : r.vips)
+      vips.push_back(
+          {{"address", v.address},
+           {"installed", v.metric.has_value()},
+           {"metric", opt(v.metric)},
+           {"local", v.local},
+           {"error", v.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.error)}});
+    const auto& c = r.counters;
+    doc["route_instances"].push_back({
+        {"name", r.name},
+        {"mode", "route"},
+        {"table", r.table},
+        {"protocol", r.protocol},
+        {"installed", r.installed},
+        {"metric", r.metric},
+        {"reason", r.reason},
+        {"since", r.since},
+        {"since_seconds", r.since_seconds},
+        {"priority",
+         {{"base", r.base_priority},
+          {"effective", r.effective_priority},
+          {"contributions", contributions}}},
+        {"fault", opt(r.fault)},
+        {"drained", r.drained},
+        {"vips", vips},
+        {"counters",
+         {{"installs", c.installs},
+          {"replaces", c.replaces},
+          {"withdrawals", c.withdrawals},
+          {"errors", c.errors},
+          {"swept", c.swept}}},
+    });
+  }
   doc["checks"] = nlohmann::json::array();
   for (const auto& c : s.checks)
     doc["checks"].push_back({{"name", c.name},

@@ -39,6 +39,7 @@ Agent::~Agent() {
   if (runner_) runner_->stop();
   groups_.clear();
   instances_.clear();
+  routes_.clear();
   for (auto& [name, link] : links_)
     if (link->channel) loop_.remove_fd(link->channel->fd());
 }
@@ -124,6 +125,26 @@ std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
   return inst;
 }
 
+std::optional<Agent::RouteJob> Agent::make_route_job(const config::Instance& cfg,
+                                                     std::vector<std::string>& errors) {
+  RouteJob job;
+  try {
+    job.table = platform_.route_table(cfg.route.table, cfg.route.protocol);
+  } catch (const std::exception& e) {
+    errors.push_back("instance " + cfg.name + " (route): " + e.what());
+    return std::nullopt;
+  }
+  job.instance = std::make_unique<RouteInstance>(cfg, *job.table, loop_);
+  return job;
+}
+
+void Agent::start_route_job(RouteJob& job) {
+  const auto& c = job.instance->config();
+  spdlog::info("instance {}: route mode, {} VIP(s) in table {} protocol {}, priority {}", c.name,
+               c.vips.size(), c.route.table, c.route.protocol, c.priority);
+  job.instance->start();
+}
+
 bool Agent::prepare() {
   std::vector<std::string> errors;
   if (!platform_.has_capability(CAP_NET_RAW))
@@ -152,7 +173,11 @@ bool Agent::prepare() {
   }
   read_addresses();
   for (const auto& cfg : config_.instances) {
-    if (auto inst = make_instance(cfg, errors)) instances_.push_back(std::move(inst));
+    if (cfg.mode == config::InstanceMode::Route) {
+      if (auto job = make_route_job(cfg, errors)) routes_.push_back(std::move(*job));
+    } else if (auto inst = make_instance(cfg, errors)) {
+      instances_.push_back(std::move(inst));
+    }
   }
   for (const auto& e : errors) spdlog::error("{}", e);
   install_advert_filters(links_, instances_);
@@ -284,6 +309,7 @@ void Agent::on_check_update(checks::CheckUpdate update) {
   status.seen = true;
   if (!weight_changed) return;
   for (auto& inst : instances_) reweigh(*inst);
+  for (auto& job : routes_) reweigh(job);
   sync_groups();
   start_ready();
 }
@@ -359,13 +385,24 @@ void Agent::start_ready() {
   for (auto& g : groups_) g->observe();
 }
 
-void Agent::reweigh(Instance& instance) {
+void Agent::reweigh(Instance& instance) { instance.apply_weights(weigh(instance.config())); }
+
+void Agent::reweigh(RouteJob& job) { job.instance->apply_weights(weigh(job.instance->config())); }
+
+vrrp::Weighted Agent::weigh(const config::Instance& cfg) const {
   std::vector<vrrp::TrackedCheck> tracked;
   std::vector<vrrp::TrackedFile> files;
   // A sync group's members weigh every member's checks (app/group.h: a lower priority in one
-  // member is a lower priority in all, so the peer's members preempt together).
-  const auto* group = group_of(instance);
-  const auto tracks = group ? group_tracks(config_, group->config()) : instance.config().track;
+  // member is a lower priority in all, so the peer's members preempt together). Route-mode
+  // instances are never members.
+  const GroupCoordinator* group = nullptr;
+  for (const auto& g : groups_) {
+    const auto& names = g->config().instances;
+    if (cfg.mode == config::InstanceMode::Vrrp &&
+        std::find(names.begin(), names.end(), cfg.name) != names.end())
+      group = g.get();
+  }
+  const auto tracks = group ? group_tracks(config_, group->config()) : cfg.track;
   for (const auto& t : tracks) {
     const auto it = checks_.find(t.check);
     const bool seen = it != checks_.end() && it->second.seen;
@@ -378,7 +415,7 @@ void Agent::reweigh(Instance& instance) {
     else
       tracked.push_back({t.check, t.weight, up});
   }
-  instance.apply_weights(vrrp::weigh(instance.config().priority, tracked, 0, files));
+  return vrrp::weigh(cfg.priority, tracked, 0, files);
 }
 
 void Agent::start_checks() {
@@ -448,6 +485,13 @@ int Agent::run() {
         inst->config().vips.size());
     start_or_wait(*inst);
   }
+  for (auto& job : routes_) {
+    reweigh(job);
+    if (drained_.contains(job.instance->config().name))
+      job.instance->set_drained(
+          true, "drained before this start (" + drained_.path() + "; vipd undrain to undo)");
+    start_route_job(job);
+  }
   start_checks();
   sd::ready();  // systemd Type=notify: the API listens and the instances run
   loop_.run();
@@ -471,6 +515,7 @@ void Agent::stop() {
   spdlog::info("stopping: masters send priority 0 and release their VIPs");
   if (runner_) runner_->stop();
   for (auto& inst : instances_) inst->shutdown();
+  for (auto& job : routes_) job.instance->shutdown();
   loop_.stop();
 }
 
@@ -496,7 +541,19 @@ void Agent::reload() {
   std::vector<std::string> errors;
   std::vector<std::unique_ptr<Instance>> created;
   std::map<std::string, const config::Instance*> soft_updates;  // name → its new config
+  std::vector<RouteJob> created_routes;
   for (const auto& cfg : next.instances) {
+    if (cfg.mode == config::InstanceMode::Route) {
+      auto it = std::find_if(routes_.begin(), routes_.end(), [&](const RouteJob& j) {
+        return j.instance->config().name == cfg.name;
+      });
+      if (it != routes_.end() && it->instance->can_update(cfg)) {
+        soft_updates[cfg.name] = &cfg;
+      } else if (auto job = make_route_job(cfg, errors)) {
+        created_routes.push_back(std::move(*job));
+      }
+      continue;
+    }
     auto it = std::find_if(instances_.begin(), instances_.end(),
                            [&](const auto& i) { return i->config().name == cfg.name; });
     if (it != instances_.end() && (*it)->can_update(cfg)) {
@@ -512,10 +569,23 @@ void Agent::reload() {
         "reload refused: the new configuration cannot run here; the running "
         "configuration stays in force");
     created.clear();
+    created_routes.clear();
     close_unused_links();
     return;
   }
   groups_.clear();  // rebuilt below over the instances that run after the reload
+  std::vector<RouteJob> kept_routes;
+  for (auto& job : routes_) {
+    const auto& name = job.instance->config().name;
+    if (auto soft = soft_updates.find(name);
+        soft != soft_updates.end() && soft->second->mode == config::InstanceMode::Route) {
+      job.instance->update(*soft->second);
+      kept_routes.push_back(std::move(job));
+    } else {
+      spdlog::info("instance {} (route): changed or removed: its routes are withdrawn", name);
+      job.instance->shutdown();
+    }
+  }
   std::vector<std::unique_ptr<Instance>> kept;
   for (auto& inst : instances_) {
     const auto& name = inst->config().name;
@@ -540,6 +610,14 @@ void Agent::reload() {
                      [&](const auto& i) { return i->config().name == *it; })
              ? std::next(it)
              : waiting_.erase(it);
+  routes_ = std::move(kept_routes);
+  for (auto& job : created_routes) {
+    routes_.push_back(std::move(job));
+    reweigh(routes_.back());
+    if (drained_.contains(routes_.back().instance->config().name))
+      routes_.back().instance->set_drained(true, "drained before this start");
+    start_route_job(routes_.back());
+  }
   for (auto& inst : created) {
     Instance* raw = inst.get();
     instances_.push_back(std::move(inst));
@@ -561,9 +639,10 @@ void Agent::reload() {
   build_groups();
   for (auto& inst : instances_) reweigh(*inst);
   sync_groups();
+  for (auto& job : routes_) reweigh(job);
   apply_realtime();
   last_reload_ok_ = true;
-  spdlog::info("reload done: {} instance(s) running", instances_.size());
+  spdlog::info("reload done: {} instance(s) running", instances_.size() + routes_.size());
 }
 
 }  // namespace vipd::app

@@ -19,6 +19,7 @@
 #include "app/link.h"
 #include "app/ports.h"
 #include "app/realtime.h"
+#include "app/route_instance.h"
 #include "app/stats.h"
 #include "checks/runner.h"
 #include "config/config.h"
@@ -89,6 +90,17 @@ class Agent {
   void apply_saved_drain(Instance& inst);
   std::unique_ptr<Instance> make_instance(const config::Instance& cfg,
                                           std::vector<std::string>& errors);
+  /// A route-mode instance (issue 16): its kernel table and the job that drives it.
+  struct RouteJob {
+    std::unique_ptr<RouteTable> table;
+    std::unique_ptr<RouteInstance> instance;
+  };
+  std::optional<RouteJob> make_route_job(const config::Instance& cfg,
+                                         std::vector<std::string>& errors);
+  /// The weighting of `cfg`'s tracked checks as the loop knows them now.
+  [[nodiscard]] vrrp::Weighted weigh(const config::Instance& cfg) const;
+  void reweigh(RouteJob& job);
+  void start_route_job(RouteJob& job);
 
   config::Config config_;
   std::string version_;
@@ -108,6 +120,7 @@ class Agent {
   std::set<std::string> waiting_;  // instances not started: their vital checks have not settled
   // After the instances: destroyed first, it unhooks them.
   std::vector<std::unique_ptr<GroupCoordinator>> groups_;
+  std::vector<RouteJob> routes_;  // route-mode instances (after the loop: they use its timers)
   std::map<std::string, CheckStatus> checks_;
   std::unique_ptr<checks::Runner> runner_;
   DrainedStore drained_;

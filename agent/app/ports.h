@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -176,6 +177,38 @@ class Watcher {
   virtual void dispatch() = 0;
 };
 
+/// Route mode (issue 16): the outcome of one route operation.
+struct RouteOpResult {
+  bool ok = false;
+  std::string error;  // actionable text when !ok
+};
+
+/// The host routes of route-mode instances in one kernel table, with one route protocol
+/// (netlink). The host's FRR or BIRD imports the table and announces the routes by BGP.
+class RouteTable {
+ public:
+  virtual ~RouteTable() = default;
+  /// Installs `vip` with `metric`. With `replaces`, the route with that metric is replaced: the
+  /// adapter guarantees that the table never holds zero routes for `vip` in between (the kernel
+  /// keys IPv4 and IPv6 routes by metric, so a new metric is a new route: the add and the delete
+  /// go to the kernel in one netlink batch, the add first).
+  virtual RouteOpResult install(const vrrp::IpPrefix& vip, std::uint32_t metric,
+                                std::optional<std::uint32_t> replaces) = 0;
+  /// Removes the route for `vip` with `metric`; one that is not there counts as success.
+  virtual RouteOpResult withdraw(const vrrp::IpPrefix& vip, std::uint32_t metric) = 0;
+  /// Removes every route of this protocol in this table and every `local` route of this protocol
+  /// in the local table (leftovers of a crash) except the `keep_local` ones. Returns how many
+  /// were removed, or throws std::runtime_error when the tables cannot be read.
+  virtual std::size_t sweep(std::span<const vrrp::IpPrefix> keep_local) = 0;
+  /// A `local` route for `vip` in the local table (this protocol): the node answers the VIP
+  /// without holding it as an address (an address would add a connected route that beats the
+  /// imported one, and nothing would be announced). Idempotent.
+  virtual RouteOpResult add_local(const vrrp::IpPrefix& vip) = 0;
+  virtual RouteOpResult remove_local(const vrrp::IpPrefix& vip) = 0;
+  /// The metrics of this protocol's routes for `vip` in this table now (empty: none).
+  virtual std::vector<std::uint32_t> installed(const vrrp::IpPrefix& vip) = 0;
+};
+
 /// Builds the adapters (LinuxPlatform in agent/platform_linux.cpp; fakes in tests).
 class Platform {
  public:
@@ -191,6 +224,12 @@ class Platform {
   virtual std::unique_ptr<Announcer> announcer(const InterfaceFacts& link) = 0;
   virtual std::unique_ptr<Watcher> watcher(Watcher::Handlers handlers) = 0;
   virtual ResetConnections reset_connections() = 0;
+  /// Route mode: the routes in `table` with `protocol`. Throws when netlink cannot be opened.
+  virtual std::unique_ptr<RouteTable> route_table(std::uint32_t table, std::uint8_t protocol) {
+    (void)table;
+    (void)protocol;
+    throw std::runtime_error("route mode is not available on this platform");
+  }
 };
 
 }  // namespace vipd::app

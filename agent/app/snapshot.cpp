@@ -131,6 +131,30 @@ exporters::Snapshot Agent::snapshot() {
     v.counters = inst->stats();
     s.instances.push_back(std::move(v));
   }
+  for (const auto& job : routes_) {
+    const auto& r = *job.instance;
+    const auto& cfg = r.config();
+    exporters::RouteInstanceView v;
+    v.name = cfg.name;
+    v.table = cfg.route.table;
+    v.protocol = cfg.route.protocol;
+    v.installed = r.installed();
+    v.metric = r.metric();
+    v.reason = r.reason();
+    const auto age = now - (r.since() == TimePoint{} ? started_at_ : r.since());
+    v.since = rfc3339(wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(age));
+    v.since_seconds = vrrp::to_seconds(age);
+    v.base_priority = cfg.priority;
+    v.effective_priority = r.weights().effective;
+    for (const auto& c : r.weights().contributions)
+      v.contributions.push_back({c.check, c.weight, c.up, c.applied});
+    v.fault = r.weights().fault;
+    v.drained = r.drained();
+    for (const auto& route : r.routes())
+      v.vips.push_back({route.vip.to_string(), route.metric, route.local, route.error});
+    v.counters = r.stats();
+    s.route_instances.push_back(std::move(v));
+  }
   for (const auto& c : config_.checks) {
     exporters::CheckView v;
     v.name = c.name;
@@ -167,13 +191,20 @@ exporters::Snapshot Agent::snapshot() {
 
 std::vector<std::string> Agent::set_drained(const std::string& only, bool drain) {
   std::vector<std::string> changed;
+  const auto why = drain ? "drain requested through the API" : "undrain requested through the API";
   for (auto& inst : instances_) {
     const auto& name = inst->config().name;
     if (!only.empty() && name != only) continue;
     changed.push_back(name);
     drained_.set(name, drain);
-    inst->set_drained(
-        drain, drain ? "drain requested through the API" : "undrain requested through the API");
+    inst->set_drained(drain, why);
+  }
+  for (auto& job : routes_) {
+    const auto& name = job.instance->config().name;
+    if (!only.empty() && name != only) continue;
+    changed.push_back(name);
+    drained_.set(name, drain);
+    job.instance->set_drained(drain, why);
   }
   return changed;
 }

@@ -45,6 +45,15 @@ struct AgentStats {
   void count(VipOp op, bool ok) { ++vip_operations[static_cast<std::size_t>(op)][ok ? 0 : 1]; }
 };
 
+/// Counters of one route-mode instance (issue 16; vipd_route_operations_total and /status).
+struct RouteStats {
+  std::uint64_t installs = 0;     // a route added where there was none
+  std::uint64_t replaces = 0;     // a metric change (make-before-break in one netlink batch)
+  std::uint64_t withdrawals = 0;  // a route removed (fault, weight-0 check down, drain, stop)
+  std::uint64_t errors = 0;       // failed operations (retried every second)
+  std::uint64_t swept = 0;        // leftovers of an earlier run removed at start
+};
+
 /// Per-instance counters.
 struct InstanceStats {
   std::uint64_t adverts_sent = 0;

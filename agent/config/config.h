@@ -63,8 +63,22 @@ struct Track {
   friend bool operator==(const Track&, const Track&) = default;
 };
 
+/// How an instance moves its VIPs: VRRP on one segment (an address plus gratuitous ARP), or
+/// routing (a host route per VIP in a kernel table that the host's FRR or BIRD announces by BGP;
+/// issue 16, docs/route-mode.md).
+enum class InstanceMode : std::uint8_t { Vrrp, Route };
+
+/// `route = { table = N, protocol = P }` of a route-mode instance.
+struct RouteOptions {
+  std::uint32_t table = 0;    // 1..2^32-2, never local (255), main (254) or default (253)
+  std::uint8_t protocol = 0;  // rtm_protocol of vipd's routes; never one zebra or BIRD owns
+  friend bool operator==(const RouteOptions&, const RouteOptions&) = default;
+};
+
 struct Instance {
   std::string name;
+  InstanceMode mode = InstanceMode::Vrrp;
+  RouteOptions route;  // mode == Route only
   std::string interface;
   std::uint8_t vrid = 0;
   std::uint8_t priority = 100;

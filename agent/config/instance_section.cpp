@@ -30,7 +30,9 @@ const std::vector<std::string_view> kInstanceKeys = {"name",
                                                      "track",
                                                      "notify",
                                                      "make_before_break",
-                                                     "reset_connections"};
+                                                     "reset_connections",
+                                                     "mode",
+                                                     "route"};
 
 constexpr Millis kMaxDelay{3'600'000};
 constexpr std::string_view kFamilyName[] = {"IPv4", "IPv6"};
@@ -337,7 +339,8 @@ void read_track(TableReader& parent, Instance& in, const Config& cfg,
     }
     check_meta[static_cast<std::size_t>(it - cfg.checks.begin())].tracked = true;
     const auto detect = it->interval * it->fall;
-    if (timer_driven(it->type) && detect > master_down && in.priority != 255) {
+    if (timer_driven(it->type) && detect > master_down && in.priority != 255 &&
+        in.mode == InstanceMode::Vrrp) {
       diags.warning(r.pos_of("check"),
                     "check '" + t.check + "' needs up to " + format_duration(detect) +
                         " (interval " + format_duration(it->interval) + " x fall " +
@@ -366,6 +369,20 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
   r.reject_unknown(kInstanceKeys);
   Instance in;
   in.pos = r.pos();
+  std::string mode;
+  if (r.string("mode", mode)) {
+    if (mode == "route") {
+      in.mode = InstanceMode::Route;
+    } else if (mode != "vrrp") {
+      diags.error(r.pos_of("mode"), "invalid mode \"" + mode +
+                                        "\": expected \"vrrp\" (default) or \"route\"" +
+                                        did_you_mean(mode, {"vrrp", "route"}));
+    }
+  }
+  const bool vrrp_mode = in.mode == InstanceMode::Vrrp;
+  if (vrrp_mode && r.has("route")) {
+    diags.error(r.pos_of("route"), "'route' applies only to mode = \"route\"");
+  }
   if (r.string("name", in.name, true)) {
     if (in.name.empty()) {
       diags.error(r.pos_of("name"), "instance 'name' must not be empty");
@@ -378,7 +395,7 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
     }
   }
   bool interface_ok = false;
-  if (r.string("interface", in.interface, true)) {
+  if (r.string("interface", in.interface, vrrp_mode)) {
     const auto problem = validate_interface_name(in.interface);
     interface_ok = problem.empty();
     if (!interface_ok) {
@@ -386,7 +403,7 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
                   "invalid interface name \"" + in.interface + "\": " + problem);
     }
   }
-  const bool vrid_ok = r.integer_as("vrid", 1, 255, in.vrid, true);
+  const bool vrid_ok = r.integer_as("vrid", 1, 255, in.vrid, vrrp_mode) && vrrp_mode;
   r.integer_as("priority", 1, 255, in.priority);
   const bool version_ok = r.integer_as("version", 2, 3, in.version);
   const bool interval_ok =
@@ -404,6 +421,7 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
   read_garp(r, in.garp, diags);
   read_address_mismatch(r, in, diags);
   read_notify(r, in, diags);
+  if (!vrrp_mode) read_route_mode(r, in, diags);
 
   if (interval_ok || !r.has("advert_interval")) validate_advert_interval(r, in, diags);
   if (version_ok && in.version == 2 && family_known && in.family == vrrp::Family::V6) {

@@ -22,6 +22,9 @@ void read_checks(const toml::array& arr, Config& cfg, std::vector<CheckMeta>& ch
 /// Reads every [[instance]]; resolves `track` against cfg.checks and marks them tracked.
 void read_instances(const toml::array& arr, Config& cfg, std::vector<CheckMeta>& check_meta,
                     Diags& diags);
+/// Route mode (issue 16): reads `route = { table, protocol }` into `in.route`, checks that every
+/// VIP is a host route, and warns about VRRP-only keys that have no effect (route_section.cpp).
+void read_route_mode(TableReader& r, Instance& in, Diags& diags);
 /// Reads every [[group]] (after the instances: members must name one).
 void read_groups(const toml::array& arr, Config& cfg, Diags& diags);
 /// Whole-file relationships that are left after both sections are read.
