@@ -189,9 +189,9 @@ class RouteTable {
  public:
   virtual ~RouteTable() = default;
   /// Installs `vip` with `metric`. With `replaces`, the route with that metric is replaced: the
-  /// adapter guarantees that the table never holds zero routes for `vip` in between (the kernel
-  /// keys IPv4 and IPv6 routes by metric, so a new metric is a new route: the add and the delete
-  /// go to the kernel in one netlink batch, the add first).
+  /// table never holds two routes for `vip`, and a routing daemon sees one replacement, never a
+  /// withdrawal (the kernel keys routes by metric, so a new metric is a new route: the delete and
+  /// the add go to the kernel in one netlink datagram, the delete first; net/route_table.h).
   virtual RouteOpResult install(const vrrp::IpPrefix& vip, std::uint32_t metric,
                                 std::optional<std::uint32_t> replaces) = 0;
   /// Removes the route for `vip` with `metric`; one that is not there counts as success.

@@ -173,12 +173,13 @@ std::string describe(const vrrp::IpPrefix& vip, std::uint32_t metric, std::uint3
 app::RouteOpResult NetlinkRouteTable::install(const vrrp::IpPrefix& vip, std::uint32_t metric,
                                               std::optional<std::uint32_t> replaces) {
   std::vector<Request> batch;
-  auto fresh = make_route(vip, table_, protocol_, metric, RTN_UNICAST, lo_);
-  batch.push_back(build(fresh.get(), false, describe(vip, metric, table_, "installing")));
+  // The old route goes first, in the same datagram (see route_table.h for why this order).
   if (replaces && *replaces != metric) {
     auto old = make_route(vip, table_, protocol_, *replaces, RTN_UNICAST, lo_);
     batch.push_back(build(old.get(), true, describe(vip, *replaces, table_, "removing")));
   }
+  auto fresh = make_route(vip, table_, protocol_, metric, RTN_UNICAST, lo_);
+  batch.push_back(build(fresh.get(), false, describe(vip, metric, table_, "installing")));
   auto error = send_batch(requests_, seq_, batch);
   return {error.empty(), std::move(error)};
 }

@@ -25,10 +25,15 @@ class NetlinkRouteTable final : public app::RouteTable {
   NetlinkRouteTable& operator=(const NetlinkRouteTable&) = delete;
 
   /// IPv4 and IPv6 key a route by (table, prefix, tos, metric): NLM_F_REPLACE can only replace a
-  /// route with the same metric. A new metric is therefore sent as RTM_NEWROUTE (new metric)
-  /// followed by RTM_DELROUTE (old metric) in ONE datagram: the kernel applies both in one
-  /// visit, the table never holds zero routes, and it holds two only between the two messages
-  /// (a routing daemon reading the notifications gets both in one read).
+  /// route with the same metric. A new metric is therefore sent as RTM_DELROUTE (old metric)
+  /// followed by RTM_NEWROUTE (new metric) in ONE datagram: the kernel applies them back to
+  /// back, and a routing daemon drains both notifications before it acts and sees a replacement.
+  /// The order is measured, not guessed (FRR 8.4, docs/route-mode.md): add-new-then-delete-old
+  /// — in one datagram or two — makes zebra withdraw the imported prefix ("Rx route DEL" in
+  /// bgpd) and never re-announce the surviving route, so the VIP vanishes from BGP; delete-
+  /// then-add in one datagram gives bgpd a single "Rx route ADD" with the new metric (0 DELs over
+  /// 11 changes). Between the two messages the kernel table is empty for microseconds; nothing
+  /// forwards by it (the node answers through its `local` route).
   app::RouteOpResult install(const vrrp::IpPrefix& vip, std::uint32_t metric,
                              std::optional<std::uint32_t> replaces) override;
   app::RouteOpResult withdraw(const vrrp::IpPrefix& vip, std::uint32_t metric) override;

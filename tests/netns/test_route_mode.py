@@ -17,52 +17,10 @@ import sys
 import time
 
 from vipdlab import Lab, require_root_or_skip, require_vipd_or_skip, run_main, wait_for
+from vipdlab.route import ROUTE_VIP, local_route, route_config, table_routes
 
-VIP = "198.19.0.100"
+VIP = ROUTE_VIP
 API = "http://127.0.0.1:9555"
-
-
-def config(lab) -> str:
-    d = lab.dir
-    return f"""
-[agent]
-api_listen = "127.0.0.1:9555"
-state_dir = "{d}/state"
-
-[[check]]
-name = "knob"
-type = "file"
-path = "{d}/knob"
-interval = "50ms"
-
-[[check]]
-name = "maint"
-type = "file"
-path = "{d}/maint"
-interval = "50ms"
-
-[[instance]]
-name = "web"
-mode = "route"
-vips = ["{VIP}/32"]
-priority = 150
-track = [ {{ check = "maint", weight = 0 }}, {{ check = "knob", weight = 1 }} ]
-route = {{ table = 198, protocol = 99 }}
-"""
-
-
-def table_routes(node) -> list[str]:
-    r = node.run("ip", "-N", "route", "show", "table", "198", check=False)
-    if "table does not exist" in (r.stderr or ""):  # no route ever added to table 198
-        return []
-    assert r.returncode == 0, r.stderr
-    out = r.stdout
-    return [line.strip() for line in out.splitlines() if line.startswith(VIP)]
-
-
-def local_route(node) -> bool:
-    out = node.run("ip", "-N", "route", "show", "table", "local").stdout
-    return any(line.startswith(f"2 {VIP} dev lo proto 99") for line in out.splitlines())
 
 
 def one_route(node, metric: int):
@@ -86,7 +44,7 @@ def main() -> int:
         a = lab.a
         (lab.dir / "knob").write_text("0\n")
         (lab.dir / "maint").write_text("0\n")
-        text = config(lab)
+        text = route_config(lab.dir)
         vipd = lab.start_vipd(a, text)
         try:
             wait_for(lambda: one_route(a, 106), 10, lambda: f"route metric 106, have {table_routes(a)}")
