@@ -118,6 +118,16 @@ std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
       return nullptr;
     }
   }
+  if (const auto theirs = foreign_vips(cfg, link->facts.index); !theirs.empty()) {
+    errors.push_back("instance " + cfg.name + ": VIP " + theirs.front().to_string() + " is on " +
+                     cfg.interface +
+                     " and vipd did not add it: it is this node's own address (or another "
+                     "program's, e.g. a keepalived still running). A VIP must be an address no "
+                     "node owns permanently: take it out of vips, or delete it from the "
+                     "interface (ip addr del " +
+                     theirs.front().to_string() + " dev " + cfg.interface + ") if nothing owns it");
+    return nullptr;
+  }
   auto inst = std::make_unique<Instance>(cfg, *link, loop_, *vip_table_, stats_, resets_.get());
   inst->on_failover = [this](const std::string& name, double secs) {
     metrics_.observe_failover(name, secs);
@@ -143,6 +153,24 @@ void Agent::start_route_job(RouteJob& job) {
   spdlog::info("instance {}: route mode, {} VIP(s) in table {} protocol {}, priority {}", c.name,
                c.vips.size(), c.route.table, c.route.protocol, c.priority);
   job.instance->start();
+}
+
+std::vector<vrrp::IpPrefix> Agent::foreign_vips(const config::Instance& cfg, int ifindex) {
+  AddressSet foreign;
+  try {
+    foreign = vip_table_->foreign_addresses();
+  } catch (const std::exception& e) {
+    ++stats_.address_read_errors;
+    spdlog::warn(
+        "instance {}: cannot read who added the addresses on {} ({}); a VIP found there "
+        "is taken for a leftover",
+        cfg.name, cfg.interface, e.what());
+    return {};
+  }
+  std::vector<vrrp::IpPrefix> out;
+  for (const auto& vip : cfg.vips)
+    if (foreign.count({ifindex, vip}) > 0) out.push_back(vip);
+  return out;
 }
 
 bool Agent::prepare() {

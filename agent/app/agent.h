@@ -88,6 +88,9 @@ class Agent {
   std::vector<std::string> set_drained(const std::string& only, bool drain);
   /// Drains `inst` (before its start) when its name is in the saved drained set.
   void apply_saved_drain(Instance& inst);
+  /// The configured VIPs that sit on the interface but were not added by vipd (the node's own
+  /// addresses): an instance must not start over them (its leftover sweep would delete them).
+  std::vector<vrrp::IpPrefix> foreign_vips(const config::Instance& cfg, int ifindex);
   std::unique_ptr<Instance> make_instance(const config::Instance& cfg,
                                           std::vector<std::string>& errors);
   /// A route-mode instance (issue 16): its kernel table and the job that drives it.

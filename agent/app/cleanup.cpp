@@ -11,11 +11,22 @@ int cleanup_vips(const config::Config& config, Platform& platform, std::ostream&
   std::size_t removed = 0;
   try {
     const auto vips = platform.vip_table();
+    const auto foreign = vips->foreign_addresses();
     for (const auto& inst : config.instances) {
       std::string gone;
       const auto link = platform.lookup_interface(inst.interface, gone, {});
       if (!link) continue;  // the interface is gone: so are its addresses
-      for (const auto& r : vips->remove(link->index, inst.vips)) {
+      // Only what vipd added: a configured VIP that is the node's own address stays.
+      std::vector<vrrp::IpPrefix> ours;
+      for (const auto& vip : inst.vips) {
+        if (foreign.count({link->index, vip}) == 0) {
+          ours.push_back(vip);
+          continue;
+        }
+        err << "instance " << inst.name << ": " << vip.to_string() << " on "
+            << inst.interface << " was not added by vipd (the node's own address?): left in place\n";
+      }
+      for (const auto& r : vips->remove(link->index, ours)) {
         if (r.ok && r.changed) {
           ++removed;
           out << "instance " << inst.name << ": removed VIP " << r.vip.to_string() << " from "

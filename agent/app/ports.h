@@ -99,6 +99,11 @@ class VipTable {
   virtual std::vector<bool> present(int ifindex, std::span<const vrrp::IpPrefix> vips) = 0;
   /// Every address now, from one dump. Throws std::runtime_error when it cannot be read.
   virtual AddressSet addresses() = 0;
+  /// The addresses that vipd did not add (it marks its own), from one dump: an address here that
+  /// is also a configured VIP is the node's own address (or another program's), not a leftover.
+  /// Empty when the kernel cannot tell (no address protocol before Linux 5.18). Throws
+  /// std::runtime_error when the addresses cannot be read.
+  virtual AddressSet foreign_addresses() { return {}; }
 };
 
 /// Tells the segment that the VIPs are here now (gratuitous ARP; unsolicited NA with IPv6).

@@ -6,18 +6,22 @@
 // in as few recvmsg calls as the buffer allows and matched back to the VIPs by sequence number.
 #include "net/vip_manager.h"
 
+#include <linux/if_addr.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netlink/cache.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -130,6 +134,9 @@ bool run_window(nl_sock* sk, bool add, int ifindex, std::span<const vrrp::IpPref
       throw std::runtime_error(std::string("building a netlink address request: ") +
                                nl_geterror(rc));
     NlPtr<nl_msg> m(raw);
+    // Our mark (kernels before 5.18 ignore the attribute; then nothing is ever called foreign).
+    if (add && nla_put_u8(m.get(), IFA_PROTO, kAddressProtocol) < 0)
+      throw std::runtime_error("building a netlink address request: no room for IFA_PROTO");
     nlmsghdr* h = nlmsg_hdr(m.get());
     // This socket never runs libnl's own receive loop (present() uses another socket), so
     // taking numbers from its counter cannot upset libnl's sequence checks.
@@ -289,6 +296,66 @@ VipManager::AddressSet VipManager::dump_addresses() {
   Collect c;
   nl_cache_foreach(cache.get(), collect_addr, &c);
   return std::move(c.found);
+}
+
+namespace {
+
+/// Linux 5.18 added the address protocol (IFA_PROTO): before, an address dump cannot say who
+/// added an address.
+bool kernel_has_address_protocol() {
+  utsname u{};
+  if (::uname(&u) != 0) return false;
+  int major = 0;
+  int minor = 0;
+  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 5 || (major == 5 && minor >= 18);
+}
+
+int collect_foreign(nl_msg* msg, void* arg) {
+  auto* out = static_cast<VipManager::AddressSet*>(arg);
+  nlmsghdr* h = nlmsg_hdr(msg);
+  if (h->nlmsg_type != RTM_NEWADDR) return NL_OK;
+  nlattr* tb[IFA_MAX + 1] = {};
+  if (nlmsg_parse(h, sizeof(ifaddrmsg), tb, IFA_MAX, nullptr) < 0) return NL_OK;
+  const auto* ifa = static_cast<const ifaddrmsg*>(nlmsg_data(h));
+  // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer's on point-to-point
+  // links); IPv6 has only IFA_ADDRESS.
+  nlattr* local = tb[IFA_LOCAL] != nullptr ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+  if (local == nullptr) return NL_OK;
+  vrrp::IpPrefix p;
+  const int len = nla_len(local);
+  if (ifa->ifa_family == AF_INET && len == 4) {
+    p.address.family = vrrp::Family::V4;
+  } else if (ifa->ifa_family == AF_INET6 && len == 16) {
+    p.address.family = vrrp::Family::V6;
+  } else {
+    return NL_OK;
+  }
+  std::memcpy(p.address.bytes.data(), nla_data(local), static_cast<std::size_t>(len));
+  p.length = ifa->ifa_prefixlen;
+  const std::uint8_t proto = tb[IFA_PROTO] != nullptr ? nla_get_u8(tb[IFA_PROTO]) : 0;
+  if (proto != kAddressProtocol) out->emplace(static_cast<int>(ifa->ifa_index), p);
+  return NL_OK;
+}
+
+}  // namespace
+
+VipManager::AddressSet VipManager::foreign_addresses() {
+  static const bool supported = kernel_has_address_protocol();
+  if (!supported) return {};
+  // libnl's address cache does not keep IFA_PROTO (libnl 3.7): a dump of our own.
+  auto sk = open_route_socket();
+  AddressSet found;
+  nl_socket_modify_cb(sk.get(), NL_CB_VALID, NL_CB_CUSTOM, collect_foreign, &found);
+  ifaddrmsg req{};
+  req.ifa_family = AF_UNSPEC;
+  if (int rc = nl_send_simple(sk.get(), RTM_GETADDR, NLM_F_DUMP, &req, sizeof req); rc < 0)
+    throw std::runtime_error(std::string("reading the interface addresses through netlink: ") +
+                             nl_geterror(rc));
+  if (int rc = nl_recvmsgs_default(sk.get()); rc < 0)
+    throw std::runtime_error(std::string("reading the interface addresses through netlink: ") +
+                             nl_geterror(rc));
+  return found;
 }
 
 std::vector<bool> VipManager::present(const AddressSet& addresses, int ifindex,

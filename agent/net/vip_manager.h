@@ -1,6 +1,7 @@
 // The VIP manager: idempotent add/remove of addresses on an interface through libnl-3 route.
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <span>
 #include <string>
@@ -17,6 +18,11 @@ struct nl_sock;
 namespace vipd::net {
 
 using VipOpResult = app::VipOpResult;
+
+/// The address protocol (IFA_PROTO, Linux >= 5.18) vipd puts on the VIPs it adds, so that a
+/// leftover of a crashed vipd is told apart from an address the node owns (`ip -d addr` shows
+/// it as "proto 0x56"). Kernels 0-3 are the kernel's own (IFAPROT_*).
+inline constexpr std::uint8_t kAddressProtocol = 0x56;  // 'V'
 
 class VipManager final : public app::VipTable {
  public:
@@ -40,6 +46,8 @@ class VipManager final : public app::VipTable {
   using AddressSet = app::AddressSet;
   static AddressSet dump_addresses();
   AddressSet addresses() override { return dump_addresses(); }
+  /// Addresses without vipd's mark (IFA_PROTO = kAddressProtocol, set on every VIP it adds).
+  AddressSet foreign_addresses() override;
   static std::vector<bool> present(const AddressSet& addresses, int ifindex,
                                    std::span<const vrrp::IpPrefix> vips);
 

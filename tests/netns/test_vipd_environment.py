@@ -5,7 +5,9 @@ vanishes at runtime means FAULT, not a crash (issue "vipd on real networking").
 Cases (one lab):
   1. an unknown interface: vipd exits 1 and says the interface does not exist
   2. an interface without an IPv4 address: exits 1, says so and names the fixes
-  3. a VIP equal to the node's own address: exits 1 and explains why that cannot work
+  3. a VIP equal to the node's own address: exits 1 and explains why that cannot work — also when
+     it is a secondary address (vipd marks the addresses it adds; one without the mark is not a
+     leftover), and the address stays on the interface (`vipd cleanup` leaves it too)
   4. the master's interface is deleted at runtime (`ip link del`): vipd stays alive, reports FAULT
      ("vanished"), the backup takes over; the interface is created again: vipd rebuilds its socket
      and, with preempt on, takes the VIP back
@@ -15,6 +17,7 @@ import sys
 import time
 
 from vipdlab import VIP, require_root_or_skip, vipd_config, wait_for
+from vipdlab.processes import vipd_bin
 from vipdlab.vipd import API, Figures, inst, run_test, step, wait_state
 FIG = Figures("vipd_environment")
 
@@ -52,6 +55,18 @@ def body(lab) -> None:
     cfg = vipd_config(a, 150, vips=("198.18.0.11/24",))
     expect_refusal(lab, a, cfg, ["is the only IPv4 address on", "no node owns"],
                    "VIP is the node's address")
+    own = "198.18.0.21/24"
+    a.run("ip", "addr", "add", own, "dev", a.iface)
+    cfg = vipd_config(a, 150, vips=(own,))
+    expect_refusal(lab, a, cfg, ["198.18.0.21/24 is on", "vipd did not add it", "no node owns"],
+                   "VIP is the node's secondary address")
+    assert own in lab.addresses(a), "vipd run deleted the node's own secondary address"
+    conf = lab.dir / "own-address.toml"
+    conf.write_text(cfg)
+    r = a.run(vipd_bin(), "cleanup", "-c", str(conf), check=False)
+    assert own in lab.addresses(a), f"vipd cleanup deleted the node's own address: {r.stderr}"
+    assert "was not added by vipd" in r.stderr, f"vipd cleanup: {r.stdout} {r.stderr}"
+    a.run("ip", "addr", "del", own, "dev", a.iface)
 
     step("4. the master's interface vanishes at runtime, then comes back")
     va = lab.start_vipd(a, vipd_config(a, 150, api_listen=API))

@@ -39,7 +39,8 @@ class QuietAnnouncer final : public vipd::app::Announcer {
 /// A table whose dump can be made to fail (a netlink error during a scrape).
 class FlakyTable final : public vipd::app::VipTable {
  public:
-  explicit FlakyTable(bool& fail) : fail_(fail) {}
+  FlakyTable(bool& fail, vipd::app::AddressSet foreign)
+      : fail_(fail), foreign_(std::move(foreign)) {}
   std::vector<vipd::app::VipOpResult> add(int, std::span<const IpPrefix> v) override {
     return ok(v);
   }
@@ -53,6 +54,7 @@ class FlakyTable final : public vipd::app::VipTable {
     if (fail_) throw std::runtime_error("netlink: dump interrupted");
     return {};
   }
+  vipd::app::AddressSet foreign_addresses() override { return foreign_; }
 
  private:
   static std::vector<vipd::app::VipOpResult> ok(std::span<const IpPrefix> v) {
@@ -61,6 +63,7 @@ class FlakyTable final : public vipd::app::VipTable {
     return out;
   }
   bool& fail_;
+  vipd::app::AddressSet foreign_;
 };
 
 class FakeWatcher final : public vipd::app::Watcher {
@@ -80,6 +83,7 @@ class FakeWatcher final : public vipd::app::Watcher {
 class FakePlatform final : public vipd::app::Platform {
  public:
   bool fail_dump = false;
+  vipd::app::AddressSet foreign;  // addresses the node owns (not added by vipd)
   FakeWatcher* watcher_seen = nullptr;
   [[nodiscard]] bool has_capability(int) const override { return true; }
   std::optional<vipd::app::InterfaceFacts> lookup_interface(
@@ -96,7 +100,7 @@ class FakePlatform final : public vipd::app::Platform {
     return f;
   }
   std::unique_ptr<vipd::app::VipTable> vip_table() override {
-    return std::make_unique<FlakyTable>(fail_dump);
+    return std::make_unique<FlakyTable>(fail_dump, foreign);
   }
   std::unique_ptr<vipd::app::AdvertChannel> advert_channel(const vipd::app::InterfaceFacts&,
                                                            IpAddress) override {
@@ -175,5 +179,19 @@ TEST_CASE("the agent refuses an instance on an interface that does not exist, wi
   auto cfg = one_instance();
   cfg.instances[0].interface = "eth9";
   vipd::app::Agent agent(std::move(cfg), "test", platform);
+  CHECK_FALSE(agent.prepare());
+}
+
+TEST_CASE("the agent refuses a VIP that is on the interface but was not added by vipd", "[agent]") {
+  // The node's own secondary address configured as a VIP: the leftover sweep would delete it.
+  FakePlatform platform;
+  platform.foreign = {{7, *IpPrefix::parse("198.18.0.2/24")},
+                      {8, *IpPrefix::parse("198.18.0.100/24")}};  // another interface: no matter
+  {
+    vipd::app::Agent agent(one_instance(), "test", platform);
+    CHECK(agent.prepare());
+  }
+  platform.foreign.insert({7, *IpPrefix::parse("198.18.0.100/24")});
+  vipd::app::Agent agent(one_instance(), "test", platform);
   CHECK_FALSE(agent.prepare());
 }
