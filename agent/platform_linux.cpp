@@ -1,13 +1,17 @@
 // LinuxPlatform (platform_linux.h): agent/net's adapters behind the app's ports.
 #include "platform_linux.h"
 
+#include <algorithm>
+
 #include "net/connection_resetter.h"
 #include "net/garp.h"
 #include "net/interface.h"
 #include "net/netlink_watcher.h"
 #include "net/route_table.h"
+#include "net/unsolicited_na.h"
 #include "net/vip_manager.h"
 #include "net/vrrp_socket.h"
+#include "net/vrrp_socket6.h"
 
 namespace vipd {
 namespace {
@@ -34,6 +38,29 @@ class NetlinkWatcherPort final : public app::Watcher {
   net::NetlinkWatcher watcher_;
 };
 
+/// Gratuitous ARP for IPv4 VIPs, unsolicited neighbour advertisements for IPv6 ones. The NA
+/// socket opens at the first IPv6 announcement, so a host without IPv6 runs IPv4 as before.
+class FamilyAnnouncer final : public app::Announcer {
+ public:
+  explicit FamilyAnnouncer(const app::InterfaceFacts& link)
+      : index_(link.index), mac_(link.mac), garp_(link.index, link.mac) {}
+  int announce(std::span<const vrrp::IpAddress> vips) override {
+    int sent = garp_.announce(vips);
+    if (std::any_of(vips.begin(), vips.end(),
+                    [](const auto& v) { return v.family == vrrp::Family::V6; })) {
+      if (!na_) na_ = std::make_unique<net::UnsolicitedNaSender>(index_, mac_);
+      sent += na_->announce(vips);
+    }
+    return sent;
+  }
+
+ private:
+  int index_;
+  std::array<std::uint8_t, 6> mac_;
+  net::GarpSender garp_;
+  std::unique_ptr<net::UnsolicitedNaSender> na_;
+};
+
 }  // namespace
 
 bool LinuxPlatform::has_capability(int cap) const { return net::has_capability(cap); }
@@ -49,11 +76,13 @@ std::unique_ptr<app::VipTable> LinuxPlatform::vip_table() {
 
 std::unique_ptr<app::AdvertChannel> LinuxPlatform::advert_channel(const app::InterfaceFacts& link,
                                                                   vrrp::IpAddress source) {
+  if (source.family == vrrp::Family::V6)
+    return std::make_unique<net::VrrpSocket6>(link.name, link.index);
   return std::make_unique<net::VrrpSocket>(link.name, link.index, source);
 }
 
 std::unique_ptr<app::Announcer> LinuxPlatform::announcer(const app::InterfaceFacts& link) {
-  return std::make_unique<net::GarpSender>(link.index, link.mac);
+  return std::make_unique<FamilyAnnouncer>(link);
 }
 
 std::unique_ptr<app::Watcher> LinuxPlatform::watcher(app::Watcher::Handlers handlers) {

@@ -7,9 +7,9 @@
 
 namespace vipd::app {
 
-void install_advert_filters(const std::map<std::string, std::unique_ptr<Link>>& links,
+void install_advert_filters(const Links& links,
                             const std::vector<std::unique_ptr<Instance>>& instances) {
-  for (const auto& [name, link] : links) {
+  for (const auto& [key, link] : links) {
     if (!link->channel) continue;
     std::vector<AcceptedAdvert> accepted;
     for (const auto& inst : instances)
@@ -19,7 +19,7 @@ void install_advert_filters(const std::map<std::string, std::unique_ptr<Link>>& 
       spdlog::warn(
           "interface {}: cannot attach the kernel advert filter ({}): adverts for other VRIDs "
           "reach vipd and are dropped there",
-          name, std::strerror(err));
+          key.first, std::strerror(err));
   }
 }
 

@@ -13,7 +13,7 @@ namespace vipd::app {
 
 /// Attaches to every link's socket a filter accepting the (version, VRID) of each instance on
 /// that link. A failure is logged (the agent keeps running; user space still drops and counts).
-void install_advert_filters(const std::map<std::string, std::unique_ptr<Link>>& links,
+void install_advert_filters(const Links& links,
                             const std::vector<std::unique_ptr<Instance>>& instances);
 
 }  // namespace vipd::app

@@ -40,7 +40,7 @@ Agent::~Agent() {
   groups_.clear();
   instances_.clear();
   routes_.clear();
-  for (auto& [name, link] : links_)
+  for (auto& [key, link] : links_)
     if (link->channel) loop_.remove_fd(link->channel->fd());
 }
 
@@ -56,14 +56,18 @@ void Agent::attach(Link& link, const InterfaceFacts& facts) {
   if (link.channel) loop_.remove_fd(link.channel->fd());
   link.channel.reset();
   link.facts = facts;
-  link.channel = platform_.advert_channel(facts, facts.primary_v4.value_or(vrrp::IpAddress{}));
+  const auto unknown =
+      link.family == vrrp::Family::V4 ? vrrp::IpAddress{} : vrrp::IpAddress::v6({});
+  link.channel = platform_.advert_channel(facts, link.own_source().value_or(unknown));
   link.announcer = platform_.announcer(facts);
   Link* raw = &link;
   loop_.add_fd(raw->channel->fd(), [this, raw] { on_readable(*raw); });
 }
 
-Link* Agent::open_link(const std::string& name, std::vector<std::string>& errors) {
-  if (auto it = links_.find(name); it != links_.end()) return it->second.get();
+Link* Agent::open_link(const std::string& name, vrrp::Family family,
+                       std::vector<std::string>& errors) {
+  const LinkKey key{name, family};
+  if (auto it = links_.find(key); it != links_.end()) return it->second.get();
   std::string error;
   // Never pick one of our VIPs as the primary (advert source), e.g. a leftover from a crash.
   auto info = platform_.lookup_interface(name, error, configured_vips());
@@ -72,6 +76,7 @@ Link* Agent::open_link(const std::string& name, std::vector<std::string>& errors
     return nullptr;
   }
   auto link = std::make_unique<Link>();
+  link->family = family;
   link->usable = info->usable();
   try {
     attach(*link, *info);
@@ -80,16 +85,24 @@ Link* Agent::open_link(const std::string& name, std::vector<std::string>& errors
     return nullptr;
   }
   Link* raw = link.get();
-  links_[name] = std::move(link);
+  links_[key] = std::move(link);
   return raw;
 }
 
 std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
                                                std::vector<std::string>& errors) {
-  Link* link = open_link(cfg.interface, errors);
+  Link* link = open_link(cfg.interface, cfg.family, errors);
   if (!link) return nullptr;
+  if (cfg.family == vrrp::Family::V6 && !link->facts.link_local_v6 && !cfg.unicast_src) {
+    errors.push_back("instance " + cfg.name + ": interface " + cfg.interface +
+                     " has no IPv6 link-local address, and VRRP adverts over IPv6 are sent from "
+                     "it (RFC 9568 §5.1.2.1): is IPv6 enabled on it (sysctl "
+                     "net.ipv6.conf." +
+                     cfg.interface + ".disable_ipv6 = 0, addr_gen_mode)?");
+    return nullptr;
+  }
   const auto& primary = link->facts.primary_v4;
-  if (!primary && !cfg.unicast_src) {
+  if (cfg.family == vrrp::Family::V4 && !primary && !cfg.unicast_src) {
     // Was the only address one of our VIPs? Then the operator configured the node's own address
     // as a VIP (or the interface holds nothing but a leftover VIP): say that, not "no IPv4".
     std::string ignored;
@@ -230,7 +243,7 @@ void Agent::on_readable(Link& link) {
   std::vector<const vrrp::Receiver*> receivers;
   std::vector<Instance*> targets;
   std::vector<vrrp::IpAddress> own;
-  if (link.facts.primary_v4) own.push_back(*link.facts.primary_v4);
+  if (const auto source = link.own_source()) own.push_back(*source);
   for (const auto& inst : instances_) {
     if (&inst->link() != &link) continue;
     receivers.push_back(&inst->receiver());
@@ -256,7 +269,8 @@ void Agent::on_readable(Link& link) {
 }
 
 void Agent::on_link_event(const InterfaceFacts& event) {
-  for (auto& [name, link] : links_) {
+  for (auto& [key, link] : links_) {
+    const std::string& name = key.first;
     const int index = link->facts.index;
     if (index != event.index && name != event.name) continue;
     if (index != event.index && event.exists) {
@@ -307,7 +321,8 @@ void Agent::on_address_event(const AddressEvent& event) {
 void Agent::on_resync() {
   spdlog::warn("netlink events were lost (receive buffer overrun): re-reading links and addresses");
   read_addresses();
-  for (auto& [name, link] : links_) {
+  for (auto& [key, link] : links_) {
+    const std::string& name = key.first;
     std::string error;
     auto info = platform_.lookup_interface(name, error, {});
     InterfaceFacts ev;

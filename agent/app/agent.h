@@ -53,7 +53,7 @@ class Agent {
 
  private:
   class Api;  // the Controller the API routes call
-  Link* open_link(const std::string& name, std::vector<std::string>& errors);
+  Link* open_link(const std::string& name, vrrp::Family family, std::vector<std::string>& errors);
   /// (Re)binds a link to the interface as it is now: facts, advert channel, announcer.
   void attach(Link& link, const InterfaceFacts& facts);
   [[nodiscard]] std::vector<vrrp::IpAddress> configured_vips() const;
@@ -118,7 +118,7 @@ class Agent {
   std::unique_ptr<ResetWorker> resets_;
   std::unique_ptr<Watcher> watcher_;
   std::optional<AddressSet> addresses_;  // nullopt: unknown (the last read failed)
-  std::map<std::string, std::unique_ptr<Link>> links_;
+  Links links_;
   std::vector<std::unique_ptr<Instance>> instances_;
   std::set<std::string> waiting_;  // instances not started: their vital checks have not settled
   // After the instances: destroyed first, it unhooks them.

@@ -12,8 +12,11 @@
 namespace vipd::app {
 namespace {
 
+/// unicast_src, or the link's own source: the primary IPv4 address, or the IPv6 link-local one.
 vrrp::IpAddress source_of(const config::Instance& cfg, const Link& link) {
-  return cfg.unicast_src ? *cfg.unicast_src : link.facts.primary_v4.value_or(vrrp::IpAddress{});
+  if (cfg.unicast_src) return *cfg.unicast_src;
+  const auto unknown = cfg.family == vrrp::Family::V4 ? vrrp::IpAddress{} : vrrp::IpAddress::v6({});
+  return link.own_source().value_or(unknown);
 }
 
 vrrp::InstanceParams params_from(const config::Instance& cfg, const Link& link) {
@@ -216,9 +219,12 @@ void Instance::send_advert(std::uint8_t priority) {
     adv.auth_data = auth_data_;
   }
   const auto src = source_address();
-  static const auto kGroup = *vrrp::IpAddress::parse("224.0.0.18");
+  // RFC 9568 §5.1.1.2, §5.1.2.2: the VRRP multicast group of the instance's family.
+  static const auto kGroup4 = *vrrp::IpAddress::parse("224.0.0.18");
+  static const auto kGroup6 = *vrrp::IpAddress::parse("ff02::12");
   std::vector<vrrp::IpAddress> destinations = cfg_.unicast_peers;
-  if (destinations.empty()) destinations.push_back(kGroup);
+  if (destinations.empty())
+    destinations.push_back(adv.family == vrrp::Family::V6 ? kGroup6 : kGroup4);
   for (const auto& dst : destinations) {
     const auto bytes = vrrp::encode(adv, {src, dst}, cfg_.checksum);
     if (int err = link_.channel->send(bytes, src, dst); err != 0) {

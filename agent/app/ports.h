@@ -159,6 +159,9 @@ struct InterfaceFacts {
   bool carrier = false;  // IFF_LOWER_UP / IFF_RUNNING
   /// The first non-secondary IPv4 address, never one of the excluded ones (our VIPs).
   std::optional<vrrp::IpAddress> primary_v4;
+  /// The interface's IPv6 link-local address (fe80::/10, not one of the excluded ones): the
+  /// source of IPv6 adverts (RFC 9568 §5.1.2.1).
+  std::optional<vrrp::IpAddress> link_local_v6;
   [[nodiscard]] bool usable() const { return exists && admin_up && carrier; }
 };
 
@@ -223,6 +226,8 @@ class Platform {
   virtual std::optional<InterfaceFacts> lookup_interface(
       const std::string& name, std::string& error, const std::vector<vrrp::IpAddress>& exclude) = 0;
   /// The following throw std::exception with an actionable message when they cannot be opened.
+  /// advert_channel opens the channel of `source`'s family (an unspecified address of the
+  /// family when the source is not known yet).
   virtual std::unique_ptr<VipTable> vip_table() = 0;
   virtual std::unique_ptr<AdvertChannel> advert_channel(const InterfaceFacts& link,
                                                         vrrp::IpAddress source) = 0;

@@ -23,13 +23,27 @@ struct AddrScan {
   int ifindex = 0;
   const std::vector<vrrp::IpAddress>* exclude = nullptr;
   std::optional<vrrp::IpAddress> primary;
+  std::optional<vrrp::IpAddress> link_local;
 };
+
+void scan_link_local(AddrScan* scan, rtnl_addr* a) {
+  if (scan->link_local) return;
+  nl_addr* local = rtnl_addr_get_local(a);
+  if (local == nullptr || nl_addr_get_len(local) != 16) return;
+  std::array<std::uint8_t, 16> b{};
+  std::memcpy(b.data(), nl_addr_get_binary_addr(local), 16);
+  const auto ip = vrrp::IpAddress::v6(b);
+  if (!ip.is_link_local_v6()) return;
+  if (std::find(scan->exclude->begin(), scan->exclude->end(), ip) != scan->exclude->end()) return;
+  scan->link_local = ip;
+}
 
 void scan_addr(nl_object* obj, void* arg) {
   auto* scan = static_cast<AddrScan*>(arg);
   auto* a = reinterpret_cast<rtnl_addr*>(obj);
-  if (scan->primary || rtnl_addr_get_ifindex(a) != scan->ifindex) return;
-  if (rtnl_addr_get_family(a) != AF_INET) return;
+  if (rtnl_addr_get_ifindex(a) != scan->ifindex) return;
+  if (rtnl_addr_get_family(a) == AF_INET6) return scan_link_local(scan, a);
+  if (scan->primary || rtnl_addr_get_family(a) != AF_INET) return;
   if (rtnl_addr_get_flags(a) & IFA_F_SECONDARY) return;
   nl_addr* local = rtnl_addr_get_local(a);
   if (local == nullptr || nl_addr_get_len(local) != 4) return;
@@ -83,9 +97,10 @@ std::optional<InterfaceInfo> lookup_interface(const std::string& name, std::stri
     return std::nullopt;
   }
   NlPtr<nl_cache> cache(raw_cache);
-  AddrScan scan{info.index, &exclude, std::nullopt};
+  AddrScan scan{info.index, &exclude, std::nullopt, std::nullopt};
   nl_cache_foreach(cache.get(), scan_addr, &scan);
   info.primary_v4 = scan.primary;
+  info.link_local_v6 = scan.link_local;
   error.clear();
   return info;
 }

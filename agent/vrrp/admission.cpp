@@ -42,6 +42,9 @@ Admission admit(const Datagram& datagram, std::span<const IpAddress> own_sources
     if (!datagram.destination.is_multicast()) return drop(DropReason::WrongDestination);
     // RFC 9568 §7.1: TTL must be 255 (multicast only; unicast may cross a router).
     if (datagram.ttl != 255) return drop(DropReason::Ttl);
+    // RFC 9568 §5.1.2.1: an IPv6 advert comes from the sender's link-local address.
+    if (datagram.source.family == Family::V6 && !datagram.source.is_link_local_v6())
+      return drop(DropReason::SourceNotLinkLocal);
   }
   DecodeExpectations expect;
   expect.version = r.version;

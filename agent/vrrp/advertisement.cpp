@@ -112,6 +112,8 @@ std::string_view to_string(DropReason reason) {
       return "auth_replay";
     case DropReason::IntervalOutOfBounds:
       return "interval_out_of_bounds";
+    case DropReason::SourceNotLinkLocal:
+      return "source_not_link_local";
   }
   return "unknown";
 }

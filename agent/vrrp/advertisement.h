@@ -50,8 +50,9 @@ enum class DropReason : std::uint8_t {
   AuthStale,            // time mode: sequence seconds outside the window of our clock
   AuthReplay,           // sequence not after the sender's last accepted one
   IntervalOutOfBounds,  // v3 interval outside the learnable range around ours (not learned)
+  SourceNotLinkLocal,   // IPv6 multicast advert whose source is not link-local (RFC 9568 §5.1.2.1)
 };
-inline constexpr std::size_t kDropReasonCount = 22;
+inline constexpr std::size_t kDropReasonCount = 23;
 
 /// Stable short name, e.g. "bad_checksum".
 std::string_view to_string(DropReason reason);

@@ -31,6 +31,10 @@ struct IpAddress {
   [[nodiscard]] std::string to_string() const;
   [[nodiscard]] bool is_multicast() const;
   [[nodiscard]] bool is_unspecified() const;
+  /// IPv6 link-local unicast (fe80::/10); false for IPv4.
+  [[nodiscard]] bool is_link_local_v6() const {
+    return family == Family::V6 && bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
+  }
 
   // clang-tidy 14 misreads the defaulted <=> (the 0 it compares with is a comparison category).
   // NOLINTNEXTLINE(modernize-use-nullptr)

@@ -53,6 +53,16 @@ DEFAULT_NODES = (("a", "198.18.0.11/24"), ("b", "198.18.0.12/24"), ("c", "198.18
 STATE_DIR = Path(os.environ.get("VIPD_LAB_STATE_DIR", "/run/vipd-lab"))
 
 
+# Lab sysctls for IPv6 tests: no duplicate address detection on the lab interfaces (LAB.md).
+IPV6_NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
+
+
+def _check_lab_address6(addr: str) -> None:
+    net = ipaddress.ip_network(addr, strict=False)
+    if net.version != 6 or not net.subnet_of(ipaddress.ip_network("2001:db8::/32")):
+        raise ValueError(f"{addr} is outside 2001:db8::/32: the lab's IPv6 range (LAB.md)")
+
+
 def _check_lab_address(addr: str) -> None:
     ip = ipaddress.ip_interface(addr).ip
     if ip not in LAB_NET:
@@ -103,7 +113,7 @@ class Node:
 
     def http_get(self, url: str, timeout: float = 1.0) -> tuple[int, str]:
         """(status, body) of a GET from inside this node; (0, error) on failure."""
-        r = self.run("curl", "-s", "-m", str(timeout), "-o", "-", "-w", "\n%{http_code}", url,
+        r = self.run("curl", "-g", "-s", "-m", str(timeout), "-o", "-", "-w", "\n%{http_code}", url,
                      check=False, timeout=timeout + 5)
         body, _, code = r.stdout.rpartition("\n")
         if r.returncode != 0:
@@ -293,6 +303,24 @@ class Lab:
             if len(f) >= 4 and f[2] == "inet":
                 out.add(f[3].split("/")[0])
         return out
+
+    def add_ipv6(self, node: Node, cidr: str, timeout: float = 5.0) -> None:
+        """Adds an IPv6 address from 2001:db8::/32 (LAB.md) to the node's interface without DAD,
+        and waits until its link-local address is usable (not tentative): IPv6 adverts are sent
+        from it. Create the lab with ``sysctls=IPV6_NO_DAD`` so the link-local skips DAD too."""
+        _check_lab_address6(cidr)
+        node.run("ip", "-6", "addr", "add", cidr, "dev", node.iface, "nodad")
+
+        def link_local_ready() -> bool:
+            r = node.run("ip", "-6", "-o", "addr", "show", "dev", node.iface, "scope", "link",
+                         check=False)
+            return "fe80::" in r.stdout and "tentative" not in r.stdout
+        wait_for(link_local_ready, timeout, f"an IPv6 link-local address on {node.label}")
+
+    def link_local(self, node: Node) -> str:
+        """The node's IPv6 link-local address on its lab interface (no prefix length)."""
+        r = node.run("ip", "-6", "-o", "addr", "show", "dev", node.iface, "scope", "link")
+        return r.stdout.split()[3].split("/")[0]
 
     def close(self) -> None:
         """Kill every tracked process (SIGTERM, then SIGKILL) and delete the lab's namespaces."""

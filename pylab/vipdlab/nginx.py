@@ -34,6 +34,7 @@ http {{
     keepalive_timeout 5s;
     server {{
         listen 0.0.0.0:80;
+        listen [::]:80 ipv6only=on;
         location = /healthz {{
             if (-f {prefix}/unhealthy) {{ return 503 "unhealthy {label}\\n"; }}
             return 200 "ok {label}\\n";

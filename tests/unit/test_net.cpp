@@ -4,6 +4,7 @@
 
 #include "net/garp.h"
 #include "net/interface.h"
+#include "net/unsolicited_na.h"
 #include "net/vrrp_socket.h"
 
 using vipd::net::garp_frame;
@@ -37,6 +38,20 @@ TEST_CASE("garp_frame reply form: golden bytes", "[net][garp]") {
       198,  18,   0,    100,                           // target IP = VIP
   };
   CHECK(garp_frame(kMac, kVip, true) == expected);
+}
+
+TEST_CASE("na_message: unsolicited NA golden bytes (RFC 4861 §4.4)", "[net][na][ipv6]") {
+  const auto target = *IpAddress::parse("2001:db8::100");
+  const std::array<std::uint8_t, 32> expected{
+      136,  0,                                         // type Neighbor Advertisement, code 0
+      0,    0,                                         // checksum: the kernel's
+      0x20, 0,    0,    0,                             // R 0, S 0, O 1; reserved
+      0x20, 0x01, 0x0d, 0xb8, 0,    0,    0,    0,     // target 2001:db8::100
+      0,    0,    0,    0,    0,    0,    0x01, 0x00,  //
+      2,    1,                                         // option Target Link-Layer, 8 octets
+      0x02, 0x42, 0xc6, 0x12, 0x00, 0x0b,              // our MAC
+  };
+  CHECK(vipd::net::na_message(kMac, target) == expected);
 }
 
 TEST_CASE("lookup_interface explains a missing interface", "[net]") {

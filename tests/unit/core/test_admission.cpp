@@ -213,3 +213,111 @@ TEST_CASE("same_addresses ignores order", "[admission]") {
   CHECK(same_addresses({ip("198.18.0.1"), ip("198.18.0.2")}, {ip("198.18.0.2"), ip("198.18.0.1")}));
   CHECK_FALSE(same_addresses({ip("198.18.0.1")}, {ip("198.18.0.2")}));
 }
+
+namespace {
+
+Datagram advert6_from(const char* source, const char* destination = "ff02::12") {
+  Advertisement adv;
+  adv.vrid = 51;
+  adv.priority = 100;
+  adv.advert_interval = Centiseconds{100};
+  adv.family = Family::V6;
+  adv.addresses = {ip("2001:db8::100")};
+  Datagram d;
+  d.source = ip(source);
+  d.destination = ip(destination);
+  d.ttl = 255;
+  d.payload = encode(adv, {d.source, d.destination}, ChecksumMode::Rfc9568);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("admission over IPv6: the envelope (hop limit, link-local source) and the message",
+          "[admission][ipv6]") {
+  const IpAddress own[] = {ip("fe80::1")};
+  Receiver mc;
+  mc.vrid = 51;
+  mc.vips = {ip("2001:db8::100")};
+  const Receiver* receivers[] = {&mc};
+
+  const auto good = admit(advert6_from("fe80::2"), own, receivers);
+  REQUIRE(good.accepted());
+  CHECK(good.decoded->advert.family == Family::V6);
+  CHECK_FALSE(good.address_list_mismatch);
+  CHECK_FALSE(good.other_checksum_form);
+  CHECK(admit(advert6_from("fe80::1"), own, receivers).outcome == Admission::Outcome::Own);
+
+  struct Row {
+    const char* what;
+    std::function<Datagram()> make;
+    DropReason reason;
+  };
+  const std::vector<Row> rows = {
+      {"hop limit below 255",
+       [] {
+         auto d = advert6_from("fe80::2");
+         d.ttl = 64;
+         return d;
+       },
+       DropReason::Ttl},
+      {"a global (not link-local) source", [] { return advert6_from("2001:db8::2"); },
+       DropReason::SourceNotLinkLocal},
+      {"truncated inside the address list",
+       [] {
+         auto d = advert6_from("fe80::2");
+         d.payload.resize(8 + 8);
+         return d;
+       },
+       DropReason::Short},
+      {"a corrupted checksum",
+       [] {
+         auto d = advert6_from("fe80::2");
+         d.payload[7] ^= 0x01;
+         return d;
+       },
+       DropReason::BadChecksum},
+      {"a checksum over another pseudo-header (sender's address differs)",
+       [] {
+         auto d = advert6_from("fe80::2");
+         d.source = ip("fe80::3");
+         return d;
+       },
+       DropReason::BadChecksum},
+      {"VRRPv2 over IPv6",
+       [] {
+         auto d = advert6_from("fe80::2");
+         d.payload[0] = static_cast<std::uint8_t>((2 << 4) | 1);
+         return d;
+       },
+       DropReason::BadVersion},
+      {"an IPv4 address list over IPv6 (checksum over the IPv6 pseudo-header)",
+       [] {
+         auto d = advert_from("198.18.0.2");
+         d.source = ip("fe80::2");
+         d.destination = ip("ff02::12");
+         return d;
+       },
+       DropReason::Short},
+  };
+  for (const auto& row : rows) {
+    INFO(row.what);
+    const auto a = admit(row.make(), own, receivers);
+    CHECK(a.outcome == Admission::Outcome::Dropped);
+    CHECK(to_string(a.reason) == to_string(row.reason));
+  }
+}
+
+TEST_CASE("admission over IPv6 unicast: a global peer is accepted, hop limit not checked",
+          "[admission][ipv6]") {
+  const IpAddress own[] = {ip("fe80::1")};
+  Receiver uc;
+  uc.vrid = 51;
+  uc.vips = {ip("2001:db8::100")};
+  uc.unicast_peers = {ip("2001:db8::2")};
+  const Receiver* receivers[] = {&uc};
+  auto d = advert6_from("2001:db8::2", "2001:db8::1");
+  d.ttl = 64;
+  CHECK(admit(d, own, receivers).accepted());
+  CHECK(admit(advert6_from("fe80::2"), own, receivers).reason == DropReason::WrongDestination);
+}

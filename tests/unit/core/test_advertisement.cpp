@@ -475,6 +475,7 @@ TEST_CASE("drop reason and checksum mode names are stable", "[codec]") {
       {DropReason::AuthStale, "auth_stale"},
       {DropReason::AuthReplay, "auth_replay"},
       {DropReason::IntervalOutOfBounds, "interval_out_of_bounds"},
+      {DropReason::SourceNotLinkLocal, "source_not_link_local"},
   };
   CHECK(names.size() == kDropReasonCount);
   for (const auto& [reason, name] : names) CHECK(to_string(reason) == name);
