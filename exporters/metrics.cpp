@@ -70,7 +70,8 @@ Metrics::Metrics(const std::string& version)
                           .Register(*registry_)),
       garp_sent_(BuildCounter()
                      .Name("vipd_garp_sent_total")
-                     .Help("Gratuitous ARP frames sent")
+                     .Help("Announcements sent: gratuitous ARP frames (family ipv4), unsolicited "
+                           "neighbour advertisements (family ipv6)")
                      .Register(*registry_)),
       connections_reset_(BuildCounter()
                              .Name("vipd_connections_reset_total")
@@ -127,6 +128,11 @@ Metrics::Metrics(const std::string& version)
                                    "([agent] realtime_priority) or effective (in force; 0 = "
                                    "SCHED_OTHER)")
                              .Register(*registry_)),
+      instance_info_(BuildGauge()
+                         .Name("vipd_vrrp_instance_info")
+                         .Help("Always 1; labels name the instance's address family, interface, "
+                               "VRID and VRRP version")
+                         .Register(*registry_)),
       group_state_(BuildGauge()
                        .Name("vipd_group_state")
                        .Help("Sync group ([[group]]) state: 1 for the current one (SPLIT: the "
@@ -190,7 +196,15 @@ void Metrics::update(const Snapshot& s) {
     set_counter(adverts_sent_.Add({{"instance", i.name}}), static_cast<double>(c.adverts_sent));
     set_counter(adverts_received_.Add({{"instance", i.name}}),
                 static_cast<double>(c.adverts_received));
-    set_counter(garp_sent_.Add({{"instance", i.name}}), static_cast<double>(c.garp_sent));
+    set_counter(garp_sent_.Add({{"instance", i.name}, {"family", i.family}}),
+                static_cast<double>(c.garp_sent));
+    instance_info_
+        .Add({{"instance", i.name},
+              {"family", i.family},
+              {"interface", i.interface},
+              {"vrid", std::to_string(i.vrid)},
+              {"version", std::to_string(i.version)}})
+        .Set(1);
     set_counter(connections_reset_.Add({{"instance", i.name}}),
                 static_cast<double>(c.connections_reset));
     // Every reason at 0 from the start: the first failure must be visible to increase().

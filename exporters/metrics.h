@@ -57,6 +57,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& build_info_;
   prometheus::Family<prometheus::Gauge>& up_since_;
   prometheus::Family<prometheus::Gauge>& realtime_priority_;
+  prometheus::Family<prometheus::Gauge>& instance_info_;
   prometheus::Family<prometheus::Gauge>& group_state_;
   prometheus::Family<prometheus::Counter>& group_transitions_;
   prometheus::Family<prometheus::Gauge>& route_installed_;

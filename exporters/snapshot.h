@@ -31,6 +31,7 @@ struct InstanceView {
   std::string name;
   int vrid = 0;
   std::string interface;
+  std::string family = "ipv4";  // "ipv4" | "ipv6": of the VIPs (one family per instance)
   int version = 3;
   vrrp::State state = vrrp::State::Init;  // shown as INIT BACKUP MASTER FAULT
   std::string since;                      // RFC 3339 UTC

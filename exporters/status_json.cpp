@@ -36,6 +36,7 @@ nlohmann::json status_json(const Snapshot& s) {
         {"name", i.name},
         {"vrid", i.vrid},
         {"interface", i.interface},
+        {"family", i.family},
         {"version", i.version},
         {"state", vrrp::to_string(i.state)},
         {"since", i.since},

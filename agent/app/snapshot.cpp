@@ -88,6 +88,7 @@ exporters::Snapshot Agent::snapshot() {
     v.name = cfg.name;
     v.vrid = cfg.vrid;
     v.interface = cfg.interface;
+    v.family = cfg.family == vrrp::Family::V6 ? "ipv6" : "ipv4";
     v.version = cfg.version;
     v.state = m.state();
     const auto& t = inst->last_transition();

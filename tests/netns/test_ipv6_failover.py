@@ -92,6 +92,10 @@ def body(lab):
             assert dropped == 0, f"{node.label} dropped {dropped} adverts as {reason}"
         received = metric(text, "vipd_vrrp_adverts_received_total", instance="web6") or 0
         assert received > 0, f"{node.label} received no advert"
+        info = metric(text, "vipd_vrrp_instance_info", instance="web6", family="ipv6")
+        assert info == 1, f"{node.label}: vipd_vrrp_instance_info{{family=ipv6}} is {info}"
+        st = node.http_json(f"http://{API}/status")
+        assert st["instances"][0]["family"] == "ipv6", st["instances"][0]
     va.expect_alive()
     vb.expect_alive()
     time.sleep(0.3)
@@ -122,6 +126,8 @@ def body(lab):
         assert r["icmpv6.opt.linkaddr"] in macs, f"target link-layer {r}, not one of {macs}"
         assert r["icmpv6.checksum.status"] == "1", f"NA checksum: {r}"
     assert any(r["icmpv6.opt.linkaddr"] == mac_of(b) for r in unsolicited), "no NA from B"
+    na_b = metric(metrics(b), "vipd_garp_sent_total", instance="web6", family="ipv6") or 0
+    assert na_b > 0, "B counted no neighbour advertisement under family ipv6"
     FIG.text("unsolicited_na", str(len(unsolicited)))
 
 

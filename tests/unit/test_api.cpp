@@ -74,10 +74,11 @@ TEST_CASE("/status carries every field of the DESIGN.md §7 contract", "[api]") 
     CHECK(doc.contains(key));
   const auto& i = doc["instances"][0];
   for (const char* key :
-       {"name", "vrid", "interface", "version", "state", "since", "reason", "priority", "master",
-        "advert_interval_ms", "master_down_interval_ms", "vips"})
+       {"name", "vrid", "interface", "family", "version", "state", "since", "reason", "priority",
+        "master", "advert_interval_ms", "master_down_interval_ms", "vips"})
     CHECK(i.contains(key));
   CHECK(i["state"] == "MASTER");
+  CHECK(i["family"] == "ipv4");
   CHECK(i["priority"]["base"] == 100);
   CHECK(i["priority"]["contributions"][0]["check"] == "nginx-http");
   CHECK(i["priority"]["contributions"][0]["applied"] == 0);
