@@ -5,6 +5,7 @@
 
 #include "net/connection_resetter.h"
 #include "net/garp.h"
+#include "net/hmac_sha256.h"
 #include "net/interface.h"
 #include "net/netlink_watcher.h"
 #include "net/route_table.h"
@@ -94,6 +95,11 @@ app::ResetConnections LinuxPlatform::reset_connections() { return net::reset_con
 std::unique_ptr<app::RouteTable> LinuxPlatform::route_table(std::uint32_t table,
                                                             std::uint8_t protocol) {
   return std::make_unique<net::NetlinkRouteTable>(table, protocol);
+}
+
+const vrrp::auth::HmacSha256* LinuxPlatform::hmac() const {
+  static const net::OpenSslHmacSha256 kHmac;  // stateless libcrypto HMAC-SHA256
+  return &kHmac;
 }
 
 }  // namespace vipd

@@ -55,6 +55,12 @@ Metrics::Metrics(const std::string& version)
                           .Help("Adverts for one of our VRIDs listing other addresses than ours, "
                                 "processed: another router uses the VRID (address_mismatch)")
                           .Register(*registry_)),
+      checksum_form_(BuildGauge()
+                         .Name("vipd_vrrp_checksum_form")
+                         .Help("1 for the VRRPv3/IPv4 checksum form the instance sends: rfc9568, "
+                               "pseudo-header, or alternating (checksum = \"auto\" before a peer "
+                               "is heard, or peers disagree)")
+                         .Register(*registry_)),
       master_last_seen_(BuildGauge()
                             .Name("vipd_vrrp_master_last_seen_seconds")
                             .Help("Seconds since the last advert from the current master (0 while "
@@ -185,6 +191,10 @@ void Metrics::update(const Snapshot& s) {
       state_.Add({{"instance", i.name}, {"state", std::string(vrrp::to_string(st))}})
           .Set(i.state == st ? 1 : 0);
     priority_.Add({{"instance", i.name}, {"kind", "base"}}).Set(i.base_priority);
+    if (!i.checksum_form.empty())
+      for (const char* form : {"rfc9568", "pseudo-header", "alternating"})
+        checksum_form_.Add({{"instance", i.name}, {"form", form}})
+            .Set(i.checksum_form == form ? 1 : 0);
     priority_.Add({{"instance", i.name}, {"kind", "effective"}}).Set(i.effective_priority);
     const auto& c = i.counters;
     for (const auto& [key, count] : c.transitions)

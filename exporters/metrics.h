@@ -41,6 +41,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& dropped_;
   prometheus::Family<prometheus::Counter>& checksum_mismatch_;
   prometheus::Family<prometheus::Counter>& vrid_conflicts_;
+  prometheus::Family<prometheus::Gauge>& checksum_form_;
   prometheus::Family<prometheus::Gauge>& master_last_seen_;
   prometheus::Family<prometheus::Gauge>& vip_present_;
   prometheus::Family<prometheus::Counter>& vip_operations_;

@@ -27,6 +27,15 @@ struct VipView {
   std::optional<bool> present;
 };
 
+/// auth_hmac settings as /status shows them: never a key's bytes.
+struct AuthView {
+  std::string mode;         // enforce | permissive | receive-only
+  std::string anti_replay;  // time | monotonic
+  int window_seconds = 0;
+  int active_key = 0;
+  std::vector<int> key_ids;
+};
+
 struct InstanceView {
   std::string name;
   int vrid = 0;
@@ -55,6 +64,9 @@ struct InstanceView {
   std::vector<std::string> warnings;
   /// The instance's counters as the instance keeps them (declared once, in app/stats.h).
   app::InstanceStats counters;
+  std::string checksum;       // "auto (learnt pseudo-header)", "rfc9568", ...
+  std::string checksum_form;  // what is sent: rfc9568 | pseudo-header | alternating
+  std::optional<AuthView> auth;
 };
 
 /// One VIP of a route-mode instance (issue 16).

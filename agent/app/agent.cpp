@@ -77,6 +77,7 @@ Link* Agent::open_link(const std::string& name, vrrp::Family family,
   }
   auto link = std::make_unique<Link>();
   link->family = family;
+  link->hmac = platform_.hmac();
   link->usable = info->usable();
   try {
     attach(*link, *info);
@@ -262,6 +263,11 @@ void Agent::on_readable(Link& link) {
         if (admission.vrid_matched) targets[admission.receiver]->refused(admission, *datagram);
         break;
       case vrrp::Admission::Outcome::Accepted:
+        // auth_hmac (issue 12): a dropped advert reaches no state.
+        if (const auto reason = targets[admission.receiver]->authenticate(*datagram)) {
+          stats_.drop(*reason);
+          break;
+        }
         targets[admission.receiver]->receive(admission, datagram->source);
         break;
     }

@@ -50,7 +50,8 @@ Instance::Instance(config::Instance cfg, Link& link, Scheduler& scheduler, VipTa
       conditions_(scheduler),
       vips_(scheduler, vips, resets, agent_stats, stats_, conditions_),
       announcements_(scheduler, [this] { return announce_round(); }),
-      machine_(params_from(cfg_, link)) {
+      machine_(params_from(cfg_, link)),
+      trust_(cfg_, link.hmac) {
   weighted_.effective = cfg_.priority;
   announcements_.on_failover = [this](double secs) {
     spdlog::info(
@@ -77,7 +78,7 @@ void Instance::configure_jobs() {
   announcements_.set_garp(cfg_.garp);
   receiver_.vrid = cfg_.vrid;
   receiver_.version = cfg_.version;
-  receiver_.checksum = cfg_.checksum;
+  receiver_.checksum = trust_.preferred_checksum();
   receiver_.advert_interval = std::chrono::duration_cast<vrrp::Centiseconds>(cfg_.advert_interval);
   receiver_.unicast_peers = cfg_.unicast_peers;
   receiver_.vips = machine_.params().vips;
@@ -225,8 +226,12 @@ void Instance::send_advert(std::uint8_t priority) {
   std::vector<vrrp::IpAddress> destinations = cfg_.unicast_peers;
   if (destinations.empty())
     destinations.push_back(adv.family == vrrp::Family::V6 ? kGroup6 : kGroup4);
+  const auto form = trust_.send_form();  // checksum = "auto" alternates until a peer is heard
+  std::vector<std::uint8_t> trailer;     // auth_hmac: one trailer for every copy
   for (const auto& dst : destinations) {
-    const auto bytes = vrrp::encode(adv, {src, dst}, cfg_.checksum);
+    auto bytes = vrrp::encode(adv, {src, dst}, form);
+    if (dst == destinations.front()) trailer = trust_.trailer(bytes, src, AdvertTrust::wall_now());
+    bytes.insert(bytes.end(), trailer.begin(), trailer.end());
     if (int err = link_.channel->send(bytes, src, dst); err != 0) {
       ++stats_.send_errors;
       conditions_.raise("send_error", "instance " + cfg_.name + ": sending an advert to " +
@@ -273,9 +278,35 @@ void Instance::refused(const vrrp::Admission& admission, const vrrp::Datagram& d
   }
 }
 
+std::optional<vrrp::DropReason> Instance::authenticate(const vrrp::Datagram& datagram) {
+  const auto verdict = trust_.admit(datagram.payload, datagram.source, AdvertTrust::wall_now());
+  if (!verdict.drop) return std::nullopt;
+  conditions_.raise("auth", "instance " + cfg_.name + ": advert from " +
+                                datagram.source.to_string() +
+                                " dropped: " + std::string(vrrp::to_string(*verdict.drop)));
+  return verdict.drop;
+}
+
 void Instance::receive(const vrrp::Admission& admission, const vrrp::IpAddress& source) {
   const auto& decoded = *admission.decoded;
-  if (admission.other_checksum_form) {
+  const auto ours = std::chrono::duration_cast<vrrp::Centiseconds>(cfg_.advert_interval);
+  if (cfg_.version == 3 && !trust_.interval_learnable(decoded.advert.advert_interval)) {
+    // issue 12: a forged 40.95 s advert must not stretch every timer (learn_interval_factor).
+    agent_stats_.drop(vrrp::DropReason::IntervalOutOfBounds);
+    conditions_.raise("interval_out_of_bounds",
+                      "instance " + cfg_.name + ": advert from " + source.to_string() +
+                          " with interval " +
+                          std::to_string(decoded.advert.advert_interval.count() * 10) +
+                          " ms ignored: outside learn_interval_factor = " +
+                          std::to_string(cfg_.learn_interval_factor) + " of ours (" +
+                          std::to_string(ours.count() * 10) + " ms)");
+    return;
+  }
+  if (const auto learnt = trust_.heard(source, decoded.verified_with)) {
+    spdlog::info("instance {}: {}", cfg_.name, *learnt);
+    receiver_.checksum = trust_.preferred_checksum();
+  }
+  if (admission.other_checksum_form && !cfg_.checksum_auto) {
     ++agent_stats_.checksum_mode_mismatch;
     const std::string theirs(vrrp::to_string(decoded.verified_with));
     conditions_.raise("checksum_mode",
@@ -370,6 +401,7 @@ bool Instance::update(const config::Instance& cfg) {
   if (!can_update(cfg)) return false;
   cfg_ = cfg;
   configure_jobs();
+  trust_.reconfigure(cfg_);  // key rotation: replay marks and the sequence carry on
   return true;
 }
 

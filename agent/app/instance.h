@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "app/advert_trust.h"
 #include "app/announcement.h"
 #include "app/conditions.h"
 #include "app/connection_reset.h"
@@ -56,6 +57,11 @@ class Instance {
   /// An advert for our VRID that admission dropped: shown in /status when the reason is one an
   /// operator must fix (not a peer, failed authentication, v2 interval mismatch).
   void refused(const vrrp::Admission& admission, const vrrp::Datagram& datagram);
+  /// auth_hmac (issue 12) on an admitted advert, before receive(): the drop reason when it fails
+  /// (no state changes), nullopt when it passes or the instance has no `auth`.
+  std::optional<vrrp::DropReason> authenticate(const vrrp::Datagram& datagram);
+  /// auth_hmac, checksum form and learnt-interval bound of this instance (issue 12).
+  [[nodiscard]] const AdvertTrust& trust() const { return trust_; }
   /// Link state of our interface changed (or it vanished: usable = false).
   void link_changed(bool usable, const std::string& why);
   /// One of our VIPs disappeared from the interface (netlink DELADDR or resync).
@@ -119,6 +125,7 @@ class Instance {
   AnnouncementSchedule announcements_;
   FaultLatch fault_;
   vrrp::StateMachine machine_;
+  AdvertTrust trust_;
   vrrp::Receiver receiver_;
   vrrp::Weighted weighted_;
   std::map<vrrp::Timer, Scheduler::TimerId> timers_;

@@ -24,6 +24,7 @@ struct Link {
   [[nodiscard]] std::optional<vrrp::IpAddress> own_source() const {
     return family == vrrp::Family::V4 ? facts.primary_v4 : facts.link_local_v6;
   }
+  const vrrp::auth::HmacSha256* hmac = nullptr;  // Platform::hmac(), for auth_hmac
 };
 
 /// (interface name, family)

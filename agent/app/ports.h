@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "vrrp/admission.h"
+#include "vrrp/auth_hmac.h"
 #include "vrrp/ip_address.h"
 #include "vrrp/timers.h"
 
@@ -240,6 +241,9 @@ class Platform {
     (void)protocol;
     throw std::runtime_error("route mode is not available on this platform");
   }
+  /// HMAC-SHA256 for auth_hmac (issue 12); null when the platform has none (test fakes), and
+  /// then an instance with `auth` refuses to start.
+  [[nodiscard]] virtual const vrrp::auth::HmacSha256* hmac() const { return nullptr; }
 };
 
 }  // namespace vipd::app

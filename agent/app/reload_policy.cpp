@@ -12,6 +12,8 @@ bool soft_change_only(const config::Instance& current, const config::Instance& n
   soft.notify = next.notify;
   soft.garp = next.garp;
   soft.reset_connections = next.reset_connections;  // read at each release
+  soft.auth = next.auth;  // key rotation and rollout modes apply in place (AdvertTrust)
+  soft.learn_interval_factor = next.learn_interval_factor;
   soft.pos = next.pos;
   // Going to or from 255 changes the role (the owner is not weighted and preempts): restart.
   return soft == next && (current.priority == 255) == (next.priority == 255);

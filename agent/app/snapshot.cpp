@@ -125,6 +125,17 @@ exporters::Snapshot Agent::snapshot() {
           {cfg.vips[i].to_string(), addresses_ ? std::optional<bool>(present[i]) : std::nullopt});
     v.fault = inst->fault();
     v.warnings = inst->warnings();
+    v.checksum = inst->trust().checksum_status();
+    v.checksum_form = inst->trust().checksum_form();
+    if (const auto& a = inst->trust().policy()) {
+      exporters::AuthView av{std::string(vrrp::auth::to_string(a->mode)),
+                             a->anti_replay == vrrp::auth::AntiReplay::Time ? "time" : "monotonic",
+                             static_cast<int>(a->window.count()),
+                             a->active_key,
+                             {}};
+      for (const auto& k : a->keys) av.key_ids.push_back(k.id);  // ids only, never the bytes
+      v.auth = std::move(av);
+    }
     v.drained = m.drained();
     v.holding_vips = m.holding_vips();
     v.two_node_active = m.two_node_active();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vrrp/advertisement.h"
+#include "vrrp/auth_hmac.h"
 #include "vrrp/ip_address.h"
 
 namespace vipd::config {
@@ -98,10 +99,18 @@ struct Instance {
   std::vector<vrrp::IpAddress> unicast_peers;
   std::optional<vrrp::IpAddress> unicast_src;
   vrrp::ChecksumMode checksum = vrrp::ChecksumMode::Rfc9568;
+  /// checksum = "auto": accept both VRRPv3/IPv4 forms and follow the peers'
+  /// (vrrp/checksum_learner.h); `checksum` is then only the form tried first on receive.
+  bool checksum_auto = true;
+  /// A v3 Backup learns an advertised interval only within [ours / f, ours × f] (issue 12: a
+  /// forged 40.95 s advert must not stretch every timer); 0 learns any (RFC 9568 as written).
+  int learn_interval_factor = 4;
   std::string auth_pass;  // v2 only, up to 8 bytes
   /// address_mismatch = "ignore": adverts for our VRID listing other addresses are dropped
   /// (default "process": RFC 9568 §7.1; a v2 non-owner's are always dropped, RFC 3768 §7.1).
   bool ignore_address_mismatch = false;
+  /// auth_hmac (issue 12); the key bytes are secrets: never print them.
+  std::optional<vrrp::auth::Policy> auth;
   Garp garp;
   std::vector<Track> track;
   std::vector<std::string> notify;  // argv

@@ -26,6 +26,8 @@ const std::vector<std::string_view> kInstanceKeys = {"name",
                                                      "checksum",
                                                      "address_mismatch",
                                                      "auth_pass",
+                                                     "auth",
+                                                     "learn_interval_factor",
                                                      "garp",
                                                      "track",
                                                      "notify",
@@ -215,15 +217,19 @@ void read_address_mismatch(TableReader& r, Instance& in, Diags& diags) {
 void read_checksum_and_auth(TableReader& r, Instance& in, Diags& diags) {
   std::string mode;
   if (r.string("checksum", mode)) {
-    static const std::vector<std::string_view> kModes = {"rfc9568", "pseudo-header"};
-    if (mode == "rfc9568") {
+    static const std::vector<std::string_view> kModes = {"auto", "rfc9568", "pseudo-header"};
+    in.checksum_auto = mode == "auto";
+    if (mode == "auto") {
+      in.checksum = vrrp::ChecksumMode::Rfc9568;
+    } else if (mode == "rfc9568") {
       in.checksum = vrrp::ChecksumMode::Rfc9568;
     } else if (mode == "pseudo-header") {
       in.checksum = vrrp::ChecksumMode::PseudoHeader;
     } else {
-      diags.error(r.pos_of("checksum"), "invalid checksum \"" + mode +
-                                            "\": expected \"rfc9568\" or \"pseudo-header\"" +
-                                            did_you_mean(mode, kModes));
+      diags.error(r.pos_of("checksum"),
+                  "invalid checksum \"" + mode +
+                      "\": expected \"auto\", \"rfc9568\" or \"pseudo-header\"" +
+                      did_you_mean(mode, kModes));
     }
     if (in.version == 2) {
       diags.warning(r.pos_of("checksum"),
@@ -414,10 +420,12 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
   r.boolean("fast_preempt", in.fast_preempt);
   r.boolean("make_before_break", in.make_before_break);
   r.boolean("reset_connections", in.reset_connections);
+  r.integer_as("learn_interval_factor", 0, 64, in.learn_interval_factor);
   read_vips(r, in, seen, diags);
   const bool family_known = !in.vips.empty();
   read_unicast(r, in, seen, family_known, diags);
   read_checksum_and_auth(r, in, diags);
+  read_auth(r, in, diags);
   read_garp(r, in.garp, diags);
   read_address_mismatch(r, in, diags);
   read_notify(r, in, diags);

@@ -27,6 +27,9 @@ void read_instances(const toml::array& arr, Config& cfg, std::vector<CheckMeta>&
 void read_route_mode(TableReader& r, Instance& in, Diags& diags);
 /// Reads every [[group]] (after the instances: members must name one).
 void read_groups(const toml::array& arr, Config& cfg, Diags& diags);
+/// Reads an [[instance]]'s `auth` table (auth_section.cpp) into in.auth; needs version,
+/// advert_interval and auth_pass read first.
+void read_auth(TableReader& parent, Instance& in, Diags& diags);
 /// Whole-file relationships that are left after both sections are read.
 void validate_relations(const Config& cfg, const std::vector<CheckMeta>& check_meta, Diags& diags);
 

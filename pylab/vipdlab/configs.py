@@ -55,7 +55,7 @@ vrrp_instance VI_{vrid} {{
 
 def vipd_config(node: Node, priority: int, vrid: int = 51, advert: str = "100ms",
                 vips: Iterable[str] = (VIP_CIDR,), version: int = 3, preempt: bool = True,
-                unicast_peers: Iterable[str] = (), checksum: str = "rfc9568",
+                unicast_peers: Iterable[str] = (), checksum: str | None = "rfc9568",
                 api_listen: str = "", group_size: int = 0, extra_instance: str = "",
                 extra: str = "", extra_agent: str = "") -> str:
     """A vipd TOML config (DESIGN.md §3). ``extra_agent`` and ``extra_instance`` are lines added
@@ -79,6 +79,6 @@ preempt = {str(preempt).lower()}
 group_size = {group_size}
 vips = {toml_list(vips)}
 unicast_peers = {toml_list(unicast_peers)}
-checksum = "{checksum}"
+{f'checksum = "{checksum}"' if checksum is not None else "# checksum: the default"}
 {extra_instance}
 {extra}"""

@@ -411,7 +411,8 @@ class Lab:
         node.procs.append(proc)
         return proc
 
-    def start_keepalived(self, node: Node, config_text: str, ready_timeout: float = 10.0) -> Proc:
+    def start_keepalived(self, node: Node, config_text: str, ready_timeout: float = 10.0,
+                         binary: str | None = None) -> Proc:
         """keepalived 2.2.x in ``node``, foreground, VRRP only, logging to ``handle.log``.
 
         ``keepalived -n -l -D -G -P -f CONF -p PID -r VRRP_PID -c CHECK_PID``: own pid files per
@@ -422,7 +423,9 @@ class Lab:
         conf = base.with_suffix(".conf")
         conf.write_text(config_text)
         logf = base.with_suffix(".log")
-        argv = node.cmd(KEEPALIVED, "-n", "-l", "-D", "-G", "-P", "-f", str(conf),
+        # ``binary`` (or ``lab.keepalived_bin``) runs another build, e.g. 2.4.3 (authlab.py).
+        binary = binary or getattr(self, "keepalived_bin", None) or KEEPALIVED
+        argv = node.cmd(binary, "-n", "-l", "-D", "-G", "-P", "-f", str(conf),
                         "-p", f"{base}.pid", "-r", f"{base}-vrrp.pid", "-c", f"{base}-check.pid")
         proc = self._popen(argv, f"keepalived@{node.label}", logf)
         proc.config = conf

@@ -22,6 +22,11 @@ TEST_CASE("config: which instance changes a SIGHUP applies in place", "[config][
   next.garp.repeat = 3;
   next.reset_connections = false;  // read at each release, so it applies at the next one
   next.pos = {"t.toml", 40, 1};
+  // auth_hmac key rotation and rollout modes apply in place (docs/authentication.md).
+  next.auth = vipd::vrrp::auth::Policy{};
+  next.auth->active_key = 2;
+  next.auth->keys = {{2, std::vector<std::uint8_t>(32, 7)}};
+  next.learn_interval_factor = 8;
   CHECK(vipd::app::soft_change_only(current, next));
 
   SECTION("every other key needs a restart, including the extensions") {
@@ -32,6 +37,7 @@ TEST_CASE("config: which instance changes a SIGHUP applies in place", "[config][
     SECTION("advert_interval") { changed.advert_interval = Millis{100}; }
     SECTION("vips") { changed.vips.push_back(*vipd::vrrp::IpPrefix::parse("198.18.0.101/24")); }
     SECTION("checksum") { changed.checksum = vipd::vrrp::ChecksumMode::PseudoHeader; }
+    SECTION("checksum auto") { changed.checksum_auto = !changed.checksum_auto; }
     CHECK_FALSE(vipd::app::soft_change_only(current, changed));
   }
   SECTION("becoming the address owner changes the role") {
