@@ -332,6 +332,10 @@ void Instance::receive(const vrrp::Admission& admission, const vrrp::IpAddress& 
   ++stats_.adverts_received;
   last_advert_heard_ = sched_.clock();
   feed(vrrp::event::AdvertReceived{decoded.advert, source});
+  if (const auto suppressed = machine_.answers_suppressed(); suppressed != 0) {
+    // The throttle on answers to lower-priority adverts (issue 12), counted beside the notices.
+    stats_.notices["lower_priority_answer_suppressed"] = suppressed;
+  }
 }
 
 void Instance::set_drained(bool drained, const std::string& why) {

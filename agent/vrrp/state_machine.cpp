@@ -121,6 +121,7 @@ void StateMachine::on(const event::Shutdown&, TimePoint now, Actions& out) {
     case State::Backup:
       out.emplace_back(action::CancelTimer{Timer::MasterDown});
       master_down_deadline_.reset();
+      stop_yield_repeat(out);
       break;
     case State::Fault:
       if (holding_vips_) release_held_vips(out);
@@ -197,6 +198,20 @@ void StateMachine::on(const event::MasterDownTimerExpired&, TimePoint now, Actio
 }
 
 void StateMachine::on(const event::AdverTimerExpired&, TimePoint now, Actions& out) {
+  if (state_ == State::Backup && yield_repeat_until_ && adver_deadline_ &&
+      now >= *adver_deadline_) {
+    // The uneven-heal repeat (master_receive): our own priority, so a winner that has not heard
+    // us yet answers and re-announces the VIPs. Bounded by Master_Down_Interval.
+    if (now >= *yield_repeat_until_ || drained_) {
+      yield_repeat_until_.reset();
+      adver_deadline_.reset();
+      return;
+    }
+    out.emplace_back(action::SendAdvert{effective_priority_});
+    adver_deadline_ = now + yield_repeat_period();
+    out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
+    return;
+  }
   if (state_ != State::Master || !adver_deadline_ || now < *adver_deadline_) return;  // stale
   const Duration late = now - *adver_deadline_;
   if (late > params_.advert_interval) {
@@ -269,6 +284,7 @@ void StateMachine::on(const event::FaultRaised& raised, TimePoint now, Actions& 
       break;
     case State::Backup:
       out.emplace_back(action::CancelTimer{Timer::MasterDown});
+      stop_yield_repeat(out);
       break;
   }
   adver_deadline_.reset();
@@ -302,6 +318,15 @@ void StateMachine::backup_receive(const event::AdvertReceived& received, TimePoi
                                   Actions& out) {
   const Advertisement& advert = received.advert;
   const std::string who = received.source.to_string();
+  if (advert.priority != 0 && master_.address && received.source != *master_.address &&
+      *master_.address != params_.primary_address && master_.last_seen &&
+      advert.priority < master_.priority && now - *master_.last_seen <= master_down_interval()) {
+    // A lower priority than the master we follow, from another router (one that just yielded
+    // and repeats its advert, or a stale master on the far side of a healing partition): not
+    // the master, so neither its interval nor a fast preempt applies. RFC 9568 §6.4.2 discards
+    // a lower advert anyway; the running Master_Down_Timer keeps following the real master.
+    return;
+  }
   record_master(received, now);
   if (advert.priority == 0 && drained_) {
     // A drained router does not answer a resignation: only the silence of every other router
@@ -413,10 +438,30 @@ void StateMachine::master_receive(const event::AdvertReceived& received, TimePoi
         (advert.priority == effective_priority_ ? " (equal, higher address)" : "") + " above our " +
         prio(effective_priority_);
     transition(State::Backup, Reason::HigherPriority, why, now, out);
+    // Uneven partition heal (issue 12, docs/operations.md "Split brain"): the clients last heard
+    // our gratuitous ARP. The winner re-announces only when it hears a lower priority, and if
+    // its side of the partition heals after ours it has heard nothing. keepalived sends one
+    // advert with its own priority here; one is lost in exactly that case, so we repeat it every
+    // yield_repeat_period() for one Master_Down_Interval, and at least 2 s (at 100 ms adverts a
+    // Master_Down_Interval is 0.36 s, shorter than the 300 ms-and-more heal skews seen in issue
+    // 12 plus the wait for the winner's next advert; 2 s covers an RSTP reconvergence), then
+    // fall silent as a Backup must.
+    out.emplace_back(action::SendAdvert{effective_priority_});
+    yield_repeat_until_ = now + std::max<Duration>(master_down_interval(), std::chrono::seconds{2});
+    adver_deadline_ = now + yield_repeat_period();
+    out.emplace_back(action::ArmTimer{Timer::Adver, *adver_deadline_});
     return;
   }
   // RFC 9568 change 5: discard, and advertise at once to assert mastership; re-announce the VIPs
   // because a lower-priority master on the link means a split brain just healed (DESIGN.md §5).
+  // Throttled to one answer per Advertisement_Interval (issue 12: unthrottled, 97,000 lower
+  // adverts in 5 s drew 97,000 answers); the scheduled adverts carry on regardless.
+  if (last_lower_answer_ && now - *last_lower_answer_ < params_.advert_interval &&
+      now >= *last_lower_answer_) {
+    ++answers_suppressed_;
+    return;
+  }
+  last_lower_answer_ = now;
   send_advert(advertised_priority(), now, out);
   out.emplace_back(action::Announce{action::Announce::Why::LowerPriorityHeard});
   out.emplace_back(action::Notice{action::Notice::Level::Warning, "lower_priority_advert",
@@ -443,6 +488,7 @@ void StateMachine::become_master(Reason reason, std::string explanation, TimePoi
   // a resigning master that keeps its VIPs (make-before-break, drain) releases them when it hears
   // this advert — by then the clients' caches already point here, so no SYN falls into a gap.
   master_adver_interval_ = params_.advert_interval;
+  yield_repeat_until_.reset();  // adver_deadline_ is re-armed below for the scheduled adverts
   out.emplace_back(action::AcquireVips{});
   out.emplace_back(action::Announce{action::Announce::Why::BecameMaster});
   send_advert(advertised_priority(), now, out);
@@ -538,6 +584,17 @@ void StateMachine::on(const event::ReleaseTimerExpired&, TimePoint now, Actions&
       action::Notice::Level::Warning, "released_without_handover",
       "releasing the VIPs: no new master was heard within " + secs(master_down_interval())});
   release_held_vips(out);
+}
+
+void StateMachine::stop_yield_repeat(Actions& out) {
+  if (!yield_repeat_until_) return;
+  yield_repeat_until_.reset();
+  adver_deadline_.reset();
+  out.emplace_back(action::CancelTimer{Timer::Adver});
+}
+
+Duration StateMachine::yield_repeat_period() const {
+  return std::min<Duration>(params_.advert_interval, std::chrono::milliseconds{100});
 }
 
 void StateMachine::release_held_vips(Actions& out) {

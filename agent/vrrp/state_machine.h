@@ -195,6 +195,15 @@ class StateMachine {
   [[nodiscard]] bool two_node_active() const { return params_.group_size == 2 && !group_exceeded_; }
   /// The other routers heard so far for this VRID (for the group-size guard and /status).
   [[nodiscard]] const std::vector<IpAddress>& peers_seen() const { return peers_seen_; }
+  /// Answers to lower-priority adverts left out by the throttle (at most one answer per
+  /// Advertisement_Interval; issue 12): a counter for the metrics.
+  [[nodiscard]] std::uint64_t answers_suppressed() const { return answers_suppressed_; }
+  /// True while a router that yielded to a higher priority repeats its own advert (see
+  /// yield_repeat_period()): the uneven partition heal of issue 12.
+  [[nodiscard]] bool repeating_after_yield() const { return yield_repeat_until_.has_value(); }
+  /// How often a yielding router repeats its advert: every Advertisement_Interval, but at least
+  /// every 100 ms, so a winner whose side of a partition heals later re-announces within ~100 ms.
+  [[nodiscard]] Duration yield_repeat_period() const;
 
  private:
   // Implementation details live in state_machine.cpp; add private members as needed.
@@ -220,6 +229,12 @@ class StateMachine {
   bool master_down_skew_only_ = false;
   bool group_exceeded_ = false;
   std::vector<IpAddress> peers_seen_;
+  /// The last answer to a lower-priority advert (RFC 9568 change 5), for the throttle.
+  std::optional<TimePoint> last_lower_answer_;
+  std::uint64_t answers_suppressed_ = 0;
+  /// A Master that yielded to a higher priority repeats its own advert until then: one
+  /// Master_Down_Interval, at least 2 s (the adver timer, armed in Backup, paces the repeats).
+  std::optional<TimePoint> yield_repeat_until_;
 
   void on(const event::Startup&, TimePoint now, Actions& out);
   void on(const event::Shutdown&, TimePoint now, Actions& out);
@@ -234,6 +249,7 @@ class StateMachine {
   void on(const event::ReleaseTimerExpired&, TimePoint now, Actions& out);
   void on(const event::GroupTakeover&, TimePoint now, Actions& out);
   void release_held_vips(Actions& out);
+  void stop_yield_repeat(Actions& out);
   void note_peer(const IpAddress& source, Actions& out);
   [[nodiscard]] std::uint8_t advertised_priority() const {
     return drained_ ? 0 : effective_priority_;

@@ -15,6 +15,10 @@ vipd_vrrp_packets_dropped_total must have grown as stated:
   the sample (between 1 and 100): unknown_vrid (VRID 99), bad_version (a VRRPv2 header on VRID
   51), bad_type (type 2), random payloads (counted under any reason)
 
+and one VRRPv3 advert of priority 200 carrying a 40.95 s interval (issue 12): counted once as
+interval_out_of_bounds on each, never learnt (B's Master_Down_Interval stays < 1 s), the VIP stays
+on A for the next second.
+
 After every kind: A still MASTER and B BACKUP, no new transition on either, the VIP on A only.
 Exit 0 pass, 1 fail, 77 skipped (no scapy: tools/install-deps.sh installs python3-scapy)."""
 
@@ -25,7 +29,7 @@ import sys
 import time
 
 from vipdlab import VIP, require_root_or_skip, skip, vipd_config
-from vipdlab.vipd import Figures, inst, metrics, run_test, step, wait_state
+from vipdlab.vipd import Figures, hold, inst, metrics, run_test, step, wait_state
 
 FIG = Figures("test_hostile_packets")
 
@@ -64,6 +68,7 @@ def frames(kind, n):
     if kind == "zero_address_count": return [eth / IP(**ip) / Raw(advert(count=0, addrs=()))] * n
     if kind == "wrong_destination":
         return [Ether(dst=a_mac, src=c_mac) / IP(**{**ip, "dst": "198.18.0.11"}) / Raw(advert())] * n
+    if kind == "long_interval": return [eth / IP(**ip) / Raw(advert(interval=4095))] * n
     if kind == "unknown_vrid": return [eth / IP(**ip) / Raw(advert(vrid=99))] * n
     if kind == "bad_version": return [eth / IP(**ip) / Raw(advert(vt=0x21))] * n
     if kind == "bad_type": return [eth / IP(**ip) / Raw(advert(vt=0x32))] * n
@@ -151,6 +156,19 @@ def body(lab):
             want_b = 0 if kind == "wrong_destination" else 20
             assert got_b == want_b, f"{kind}: B counted {got_b} under {reason}, want {want_b}"
             unchanged(kind)
+        step("long_interval: ONE advert, priority 200, carrying 40.95 s (issue 12): not learnt, "
+             "counted as interval_out_of_bounds, the VIP stays on A")
+        da0, db0 = drops(a), drops(b)
+        send("long_interval", 1)
+        got_a = drops(a).get("interval_out_of_bounds", 0) - da0.get("interval_out_of_bounds", 0)
+        got_b = drops(b).get("interval_out_of_bounds", 0) - db0.get("interval_out_of_bounds", 0)
+        FIG.text("long_interval_counted", f"A{got_a}/B{got_b}")
+        assert got_a == 1 and got_b == 1, f"40.95 s advert counted A {got_a}, B {got_b}, want 1/1"
+        hold(lambda: lab.vip_holders(VIP) == ["node-a"] and inst(a)["state"] == "MASTER", 1.0,
+             "the VIP on A only, A MASTER, after the 40.95 s advert")
+        mdi_b = inst(b)["master_down_interval_ms"]
+        assert mdi_b < 1000, f"B's Master_Down_Interval is {mdi_b} ms: the 40.95 s interval was learnt"
+        unchanged("long_interval")
         for kind, reason in SAMPLED:
             step(f"{kind}: 640 packets, the kernel filter passes only its sample")
             da0 = drops(a)

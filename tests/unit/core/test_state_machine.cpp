@@ -409,7 +409,8 @@ TEST_CASE(
     const TimePoint at = t0 + 5s;
     const Actions out = sm.handle(advert(r.priority, r.source, Centiseconds{50}), at);
     if (r.steps_down) {
-      CHECK(shape(out) == "cancel(adver) release arm(down) state(BACKUP)");
+      // Then its own advert, repeated (the uneven-heal repeat, tested below).
+      CHECK(shape(out) == "cancel(adver) release arm(down) state(BACKUP) send(100) arm(adver)");
       CHECK(changed(out).reason == Reason::HigherPriority);
       CHECK(sm.master_adver_interval() == Centiseconds{50});  // the received interval
       CHECK(armed(out, Timer::MasterDown) == at + master_down_interval(100, Centiseconds{50}));
@@ -820,4 +821,139 @@ TEST_CASE("recovery: a backup whose priority rises above the known master preemp
   const Actions up = sm.handle(event::PriorityChanged{150}, t0 + 500ms);
   CHECK(sm.state() == State::Master);
   CHECK(changed(up).reason == Reason::Preempt);
+}
+
+// --- Issue 12: bounds and the uneven partition heal -------------------------------------------
+
+TEST_CASE("a master answers lower-priority adverts at most once per advert interval [issue 12]",
+          "[fsm][issue-12]") {
+  StateMachine sm = master(params(100));  // Advertisement_Interval 1 s
+  const TimePoint at = t0 + 10s;
+  CHECK(shape(sm.handle(advert(50, kLower), at)) ==
+        "send(100) reannounce notice(lower_priority_advert)");
+  // A flood within the interval: nothing sent, each one counted.
+  for (int i = 1; i <= 100; ++i) {
+    CHECK(sm.handle(advert(50, kLower), at + std::chrono::milliseconds{i * 9}).empty());
+  }
+  CHECK(sm.answers_suppressed() == 100);
+  CHECK(sm.state() == State::Master);
+  // One interval after the last answer, the next one is answered again.
+  CHECK(shape(sm.handle(advert(50, kLower), at + 1s)) ==
+        "send(100) reannounce notice(lower_priority_advert)");
+  CHECK(sm.answers_suppressed() == 100);
+  // The scheduled adverts are not throttled.
+  const Actions tick = sm.handle(event::AdverTimerExpired{}, at + 1s + 1ms);
+  CHECK(shape(tick).find("send(100)") != std::string::npos);
+  // A higher advert is never throttled: the master steps down.
+  sm.handle(advert(150, kPeer), at + 1s + 2ms);
+  CHECK(sm.state() == State::Backup);
+}
+
+TEST_CASE(
+    "a master yielding to a higher priority repeats its own advert for one Master_Down_Interval, "
+    "at least 2 s [issue 12 uneven heal]",
+    "[fsm][issue-12]") {
+  StateMachine sm = master(params(100));  // interval 1 s: repeats every 100 ms
+  CHECK(sm.yield_repeat_period() == std::chrono::milliseconds{100});
+  const TimePoint at = t0 + 10s;
+  const Actions yielded = sm.handle(advert(150, kPeer), at);
+  REQUIRE(sm.state() == State::Backup);
+  CHECK(sm.repeating_after_yield());
+  CHECK(all<action::SendAdvert>(yielded).back().priority == 100);
+  CHECK(armed(yielded, Timer::Adver) == at + 100ms);
+  CHECK(sm.master().address == kPeer);  // our repeats do not make us the master in /status
+  const Duration mdi = sm.master_down_interval();
+  int sent = 1;
+  TimePoint t = at + 100ms;
+  while (sm.repeating_after_yield()) {
+    const Actions out = sm.handle(event::AdverTimerExpired{}, t);
+    for (const auto& s : all<action::SendAdvert>(out)) {
+      CHECK(s.priority == 100);
+      ++sent;
+    }
+    // The winner's adverts keep the Backup a Backup; the repeats go on regardless.
+    sm.handle(advert(150, kPeer), t + 1ms);
+    CHECK(sm.state() == State::Backup);
+    t += 100ms;
+    REQUIRE(t < at + mdi + 1s);
+  }
+  // One at once and one every 100 ms until Master_Down_Interval has passed, then silence.
+  CHECK(sent == static_cast<int>(mdi / 100ms) + 1);
+  // At 100 ms adverts (Master_Down_Interval 0.36 s) the repeats last 2 s, every 100 ms.
+  InstanceParams fast = params(100);
+  fast.advert_interval = Centiseconds{10};
+  StateMachine quick = master(fast);
+  quick.handle(advert(150, kPeer, Centiseconds{10}), at);
+  REQUIRE(quick.repeating_after_yield());
+  int repeats = 0;
+  for (TimePoint u = at + 100ms; quick.repeating_after_yield(); u += 100ms) {
+    repeats += static_cast<int>(
+        all<action::SendAdvert>(quick.handle(event::AdverTimerExpired{}, u)).size());
+    REQUIRE(u < at + 5s);
+  }
+  CHECK(repeats == 19);  // at 0.1 s … 1.9 s; the one at 2.0 s ends the repeats
+  CHECK(sm.handle(event::AdverTimerExpired{}, t + 1s).empty());
+  CHECK(sm.master().address == kPeer);
+}
+
+TEST_CASE("the yield repeat stops on fault, shutdown and a takeover [issue 12 uneven heal]",
+          "[fsm][issue-12]") {
+  {
+    StateMachine sm = master(params(100));
+    sm.handle(advert(150, kPeer), t0 + 10s);
+    const Actions out = sm.handle(event::FaultRaised{Reason::Fault, "check failed"}, t0 + 10100ms);
+    CHECK(shape(out) == "cancel(down) cancel(adver) state(FAULT)");
+    CHECK_FALSE(sm.repeating_after_yield());
+    CHECK(sm.handle(event::AdverTimerExpired{}, t0 + 10200ms).empty());
+  }
+  {
+    StateMachine sm = master(params(100));
+    sm.handle(advert(150, kPeer), t0 + 10s);
+    const Actions out = sm.handle(event::Shutdown{}, t0 + 10100ms);
+    CHECK(shape(out) == "cancel(down) cancel(adver) state(INIT)");
+  }
+  {
+    StateMachine sm = master(params(100));
+    sm.handle(advert(150, kPeer), t0 + 10s);
+    sm.handle(advert(0, kPeer), t0 + 10100ms);  // the winner resigns
+    sm.handle(event::MasterDownTimerExpired{}, t0 + 10100ms + sm.skew_time());
+    REQUIRE(sm.state() == State::Master);
+    CHECK_FALSE(sm.repeating_after_yield());
+    // The adver timer is the master's again: one scheduled advert per interval.
+    const Actions tick = sm.handle(event::AdverTimerExpired{}, t0 + 11100ms + sm.skew_time());
+    CHECK(shape(tick) == "send(100) arm(adver)");
+  }
+  {
+    // A drain while repeating ends the repeats (a drained router advertises nothing of its own).
+    StateMachine sm = master(params(100));
+    sm.handle(advert(150, kPeer), t0 + 10s);
+    sm.handle(event::DrainRequested{"drain"}, t0 + 10050ms);
+    CHECK(sm.handle(event::AdverTimerExpired{}, t0 + 10100ms).empty());
+    CHECK_FALSE(sm.repeating_after_yield());
+  }
+}
+
+TEST_CASE(
+    "a backup ignores a lower advert from a router other than its live master: a yielding "
+    "router's repeats move no third router [issue 12 uneven heal]",
+    "[fsm][issue-12]") {
+  InstanceParams p = params(120);
+  p.fast_preempt = true;
+  StateMachine sm = backup_hearing(p, 150);  // master kPeer at 150
+  const auto deadline = t0 + sm.master_down_interval();
+  // The yielding router (100 < our 120 < the master's 150) repeats its advert.
+  CHECK(sm.handle(advert(100, kLower), t0 + 100ms).empty());
+  CHECK(sm.master().address == kPeer);
+  CHECK(sm.master().priority == 150);
+  // No fast preempt from it: the master's next advert simply re-arms the full interval.
+  const Actions next = sm.handle(advert(150), t0 + 1s);
+  CHECK(armed(next, Timer::MasterDown) == t0 + 1s + sm.master_down_interval());
+  CHECK(deadline < t0 + 1s + sm.master_down_interval());
+  // Once the master is stale (silent for Master_Down_Interval), a lower router is heard again.
+  sm.handle(advert(100, kLower), t0 + 1s + sm.master_down_interval() + 1ms);
+  CHECK(sm.master().address == kLower);
+  // The master's own lower advert (its check failed) still triggers fast preempt.
+  StateMachine own = backup_hearing(p, 150);
+  const Actions drop = own.handle(advert(110), t0 + 1s);
+  CHECK(armed(drop, Timer::MasterDown) == t0 + 1s + own.skew_time());
 }
