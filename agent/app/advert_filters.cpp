@@ -14,7 +14,8 @@ void install_advert_filters(const Links& links,
     std::vector<AcceptedAdvert> accepted;
     for (const auto& inst : instances)
       if (&inst->link() == link.get())
-        accepted.push_back({inst->config().version, inst->config().vrid});
+        accepted.push_back(
+            {inst->config().version, inst->config().vrid, inst->config().unicast_peers});
     if (const int err = link->channel->accept_only(accepted); err != 0)
       spdlog::warn(
           "interface {}: cannot attach the kernel advert filter ({}): adverts for other VRIDs "

@@ -10,6 +10,8 @@ namespace {
 
 constexpr std::uint32_t kAccept = 0xffff;  // bytes to keep: the whole packet (IP max)
 constexpr std::uint8_t kTypeAdvertisement = 1;
+constexpr std::uint32_t kIpSourceOffset = 12;  // the IPv4 header's source address
+constexpr std::size_t kMaxSources = 126;       // a block's length must fit the 8-bit jump
 
 sock_filter stmt(std::uint16_t code, std::uint32_t k) { return {code, 0, 0, k}; }
 sock_filter jump(std::uint16_t code, std::uint32_t k, std::uint8_t jt, std::uint8_t jf) {
@@ -33,8 +35,25 @@ std::vector<sock_filter> advert_filter_program(std::span<const AcceptedAdvert> a
   for (const auto& a : accepted) {
     const std::uint32_t want =
         (static_cast<std::uint32_t>((a.version << 4) | kTypeAdvertisement) << 8) | a.vrid;
-    p.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, want, 0, 1));
-    p.push_back(stmt(BPF_RET | BPF_K, kAccept));
+    std::vector<std::uint32_t> sources;
+    for (const auto& s : a.sources)
+      if (s.family == vrrp::Family::V4) sources.push_back(s.v4_host_order());
+    if (sources.empty() || sources.size() > kMaxSources) {
+      p.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, want, 0, 1));
+      p.push_back(stmt(BPF_RET | BPF_K, kAccept));
+      continue;
+    }
+    // Our (version, VRID) from a unicast peer: accept; from anyone else: drop (a sample of them
+    // passed above, for the not_a_peer counter). Every path of the block returns, so A need not
+    // be reloaded for the next pair.
+    const auto block = static_cast<std::uint8_t>(2 + 2 * sources.size());
+    p.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, want, 0, block));
+    p.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, kIpSourceOffset));
+    for (const auto source : sources) {
+      p.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, source, 0, 1));
+      p.push_back(stmt(BPF_RET | BPF_K, kAccept));
+    }
+    p.push_back(stmt(BPF_RET | BPF_K, 0));
   }
   p.push_back(stmt(BPF_RET | BPF_K, 0));
   return p;

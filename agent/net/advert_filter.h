@@ -22,7 +22,8 @@ inline constexpr std::uint32_t kSampleOneIn = 64;
 
 /// The program, for an AF_INET raw socket (the packet starts at the IP header): accept when the
 /// VRRP message's first two bytes — version/type and VRID — equal one of `accepted` with type 1
-/// (advertisement), or when the 1-in-kSampleOneIn random sample picks the packet; else drop.
+/// (advertisement) and, when that entry lists sources (unicast peers; up to 126), the IP source
+/// is one of them; or when the 1-in-kSampleOneIn random sample picks the packet; else drop.
 /// Packets too short to hold the two bytes are dropped unless sampled. Jump offsets stay 0/1,
 /// so any number of pairs fits (up to BPF_MAXINSNS).
 std::vector<sock_filter> advert_filter_program(std::span<const AcceptedAdvert> accepted);

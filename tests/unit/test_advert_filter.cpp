@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -93,4 +94,28 @@ TEST_CASE("the filter program fits any number of instances", "[net][filter]") {
   Pair pair;
   REQUIRE(vipd::net::attach_advert_filter(pair.fds[1], all) == 0);
   CHECK(pair.passes(datagram(0x21, 200)));
+}
+
+TEST_CASE("a unicast instance's filter passes its VRID only from its peers", "[net][filter]") {
+  Pair pair;
+  const auto peer = *vipd::vrrp::IpAddress::parse("198.18.0.12");
+  const auto other_peer = *vipd::vrrp::IpAddress::parse("198.18.0.13");
+  const std::array<AcceptedAdvert, 2> accepted{
+      {{3, 51, {peer, other_peer}}, {3, 52, {}}}};  // 52: multicast, any source
+  REQUIRE(vipd::net::attach_advert_filter(pair.fds[1], accepted) == 0);
+  const auto from = [](std::uint8_t vrid, const vipd::vrrp::IpAddress& source) {
+    auto d = datagram(0x31, vrid);
+    std::copy(source.bytes.begin(), source.bytes.begin() + 4, d.begin() + 12);
+    return d;
+  };
+  CHECK(pair.passed_of(from(51, peer), 200) == 200);
+  CHECK(pair.passed_of(from(51, other_peer), 200) == 200);
+  CHECK(pair.passed_of(from(52, *vipd::vrrp::IpAddress::parse("198.18.0.99")), 200) == 200);
+  // VRID 51 from anyone else: only the 1-in-64 sample (for the not_a_peer counter).
+  const int got = pair.passed_of(from(51, *vipd::vrrp::IpAddress::parse("198.18.0.99")), 1280);
+  INFO("passed " << got << " of 1280");
+  CHECK(got >= 1);
+  CHECK(got <= 60);
+  // Another VRID from a peer is still dropped.
+  CHECK(pair.passed_of(from(50, peer), 640) <= 40);
 }
