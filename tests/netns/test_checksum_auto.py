@@ -98,8 +98,13 @@ def run_case(lab, peer_kind: str, binary: str | None, vipd_high: bool, vipd_firs
 
 
 def body(lab):
-    peers = [("keepalived-2.2.7", KEEPALIVED), ("keepalived-2.4.3", keepalived_243()),
-             ("frr", None)]
+    peers = [("keepalived-2.2.7", KEEPALIVED)]
+    try:
+        peers.append(("keepalived-2.4.3", keepalived_243()))
+    except SystemExit:  # keepalived_243() printed "skipped: <why>": only that part is skipped
+        print("  the keepalived 2.4.3 cases are skipped (above); the others run")
+        FIG.text("keepalived_243", "skipped")
+    peers.append(("frr", None))
     only = os.environ.get("TRU_ONLY", "")
     t0 = time.monotonic()
     n = 0
