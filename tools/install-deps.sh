@@ -15,6 +15,10 @@ PKGS=(
   python3-scapy
   # auth_hmac (issue 12): OpenSSL libcrypto for HMAC-SHA256
   libssl-dev
+  # real VRRP/BGP peers and engines in the lab (checksum interop, route mode): FRR (zebra, bgpd,
+  # bfdd, vrrpd), BIRD 2, ExaBGP; nft for partitions and loss (their daemons are never started on
+  # the host: see policy-rc.d below)
+  frr bird2 exabgp nftables
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -24,7 +28,7 @@ if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  # Package scripts must not start daemons (nginx, keepalived) on the host: the tests start their
+  # Package scripts must not start daemons (nginx, keepalived, frr, bird, exabgp) on the host: the tests start their
   # own inside namespaces.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
