@@ -1,6 +1,8 @@
 // Unsolicited neighbour advertisements (unsolicited_na.h).
 #include "net/unsolicited_na.h"
 
+#include "net/socket_util.h"
+
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,11 +20,6 @@ constexpr std::uint8_t kTypeNeighborAdvert = 136;  // RFC 4861 §4.4
 constexpr std::uint8_t kFlagOverride = 0x20;       // R 0x80, S 0x40, O 0x20
 constexpr std::uint8_t kOptionTargetLinkLayer = 2;
 constexpr int kHopLimit = 255;  // RFC 4861 §7.1.2: receivers drop NAs with any other
-
-[[noreturn]] void fail(int fd, int err, const std::string& what) {
-  if (fd >= 0) ::close(fd);
-  throw std::system_error(err, std::generic_category(), what);
-}
 
 }  // namespace
 
@@ -81,25 +78,8 @@ int UnsolicitedNaSender::announce(std::span<const vrrp::IpAddress> vips) {
   for (const auto& vip : vips) {
     if (vip.family != vrrp::Family::V6) continue;
     auto message = na_message(mac_, vip);
-    iovec iov{message.data(), message.size()};
-    msghdr msg{};
-    msg.msg_name = &to;
-    msg.msg_namelen = sizeof to;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-    in6_pktinfo pi{};
-    pi.ipi6_ifindex = static_cast<unsigned>(ifindex_);
-    std::memcpy(pi.ipi6_addr.s6_addr, vip.bytes.data(), 16);  // from the VIP itself
-    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-    if (::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(message.size()))
-      ++sent;
+    // From the VIP itself (an address of the interface, never tentative: added without DAD).
+    if (send_from6(fd_, message, to, vip, ifindex_) == 0) ++sent;
   }
   return sent;
 }

@@ -2,6 +2,7 @@
 #include "net/vrrp_socket.h"
 
 #include "net/advert_filter.h"
+#include "net/socket_util.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,17 +24,6 @@ constexpr int kTtl = 255;          // RFC 9568 §5.1.1.3: sent with TTL 255, che
 constexpr int kTos = 0xc0;         // internetwork control, as keepalived and FRR send it
 constexpr std::uint32_t kVrrpGroup = 0xe0000012;  // 224.0.0.18
 
-[[noreturn]] void fail(int fd, int err, const std::string& what) {
-  if (fd >= 0) ::close(fd);
-  throw std::system_error(err, std::generic_category(), what);
-}
-
-void set_opt(int fd, int level, int name, const void* value, socklen_t len, const char* what,
-             const std::string& ifname) {
-  if (::setsockopt(fd, level, name, value, len) != 0)
-    fail(fd, errno, std::string("VRRP socket on '") + ifname + "': " + what);
-}
-
 in_addr to_in_addr(const vrrp::IpAddress& a) {
   in_addr in{};
   std::memcpy(&in.s_addr, a.bytes.data(), 4);
@@ -50,6 +40,7 @@ vrrp::IpAddress from_in_addr(const void* p) {
 
 VrrpSocket::VrrpSocket(const std::string& interface, int ifindex, vrrp::IpAddress source)
     : ifindex_(ifindex), source_(source) {
+  const std::string ctx = "VRRP socket on '" + interface + "': ";
   fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, kIpProtoVrrp);
   if (fd_ < 0) {
     const int e = errno;
@@ -60,26 +51,26 @@ VrrpSocket::VrrpSocket(const std::string& interface, int ifindex, vrrp::IpAddres
   }
   // Only packets that arrived on this interface, and every send leaves through it.
   set_opt(fd_, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
-          static_cast<socklen_t>(interface.size() + 1), "SO_BINDTODEVICE", interface);
+          static_cast<socklen_t>(interface.size() + 1), "SO_BINDTODEVICE", ctx);
   ip_mreqn mif{};
   mif.imr_ifindex = ifindex;
-  set_opt(fd_, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof mif, "IP_MULTICAST_IF", interface);
+  set_opt(fd_, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof mif, "IP_MULTICAST_IF", ctx);
   const int ttl = kTtl;
-  set_opt(fd_, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl, "IP_MULTICAST_TTL", interface);
-  set_opt(fd_, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl, "IP_TTL", interface);
+  set_opt(fd_, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl, "IP_MULTICAST_TTL", ctx);
+  set_opt(fd_, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl, "IP_TTL", ctx);
   const int tos = kTos;
-  set_opt(fd_, IPPROTO_IP, IP_TOS, &tos, sizeof tos, "IP_TOS", interface);
+  set_opt(fd_, IPPROTO_IP, IP_TOS, &tos, sizeof tos, "IP_TOS", ctx);
   // Our own multicast adverts are not looped back to sockets on this host (DEPS.md §5).
   const unsigned char loop = 0;
-  set_opt(fd_, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop, "IP_MULTICAST_LOOP", interface);
+  set_opt(fd_, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop, "IP_MULTICAST_LOOP", ctx);
   const int on = 1;
-  set_opt(fd_, IPPROTO_IP, IP_PKTINFO, &on, sizeof on, "IP_PKTINFO", interface);
+  set_opt(fd_, IPPROTO_IP, IP_PKTINFO, &on, sizeof on, "IP_PKTINFO", ctx);
   // Without the join nothing multicast arrives (DEPS.md §5). Harmless in unicast mode.
   ip_mreqn join{};
   join.imr_multiaddr.s_addr = htonl(kVrrpGroup);
   join.imr_ifindex = ifindex;
   set_opt(fd_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &join, sizeof join,
-          "IP_ADD_MEMBERSHIP 224.0.0.18 (is the interface up and multicast-capable?)", interface);
+          "IP_ADD_MEMBERSHIP 224.0.0.18 (is the interface up and multicast-capable?)", ctx);
 }
 
 int VrrpSocket::accept_only(std::span<const app::AcceptedAdvert> accepted) {

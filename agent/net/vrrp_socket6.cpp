@@ -1,6 +1,8 @@
 // The IPv6 advert channel (vrrp_socket6.h).
 #include "net/vrrp_socket6.h"
 
+#include "net/socket_util.h"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,23 +21,6 @@ constexpr int kTrafficClass = 0xc0;
 constexpr std::array<std::uint8_t, 16> kVrrpGroup{0xff, 0x02, 0, 0, 0, 0, 0, 0,
                                                   0,    0,    0, 0, 0, 0, 0, 0x12};  // ff02::12
 
-[[noreturn]] void fail(int fd, int err, const std::string& what) {
-  if (fd >= 0) ::close(fd);
-  throw std::system_error(err, std::generic_category(), what);
-}
-
-void set_opt(int fd, int level, int name, const void* value, socklen_t len, const char* what,
-             const std::string& ifname) {
-  if (::setsockopt(fd, level, name, value, len) != 0)
-    fail(fd, errno, std::string("VRRP IPv6 socket on '") + ifname + "': " + what);
-}
-
-in6_addr to_in6(const vrrp::IpAddress& a) {
-  in6_addr in{};
-  std::memcpy(in.s6_addr, a.bytes.data(), 16);
-  return in;
-}
-
 vrrp::IpAddress from_in6(const in6_addr& in) {
   std::array<std::uint8_t, 16> b{};
   std::memcpy(b.data(), in.s6_addr, 16);
@@ -52,6 +37,7 @@ ipv6_mreq group_request(int ifindex) {
 }  // namespace
 
 VrrpSocket6::VrrpSocket6(const std::string& interface, int ifindex) : ifindex_(ifindex) {
+  const std::string ctx = "VRRP IPv6 socket on '" + interface + "': ";
   fd_ = ::socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, kIpProtoVrrp);
   if (fd_ < 0) {
     const int e = errno;
@@ -64,29 +50,25 @@ VrrpSocket6::VrrpSocket6(const std::string& interface, int ifindex) : ifindex_(i
     fail(-1, e, "opening the VRRP IPv6 raw socket");
   }
   set_opt(fd_, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
-          static_cast<socklen_t>(interface.size() + 1), "SO_BINDTODEVICE", interface);
+          static_cast<socklen_t>(interface.size() + 1), "SO_BINDTODEVICE", ctx);
   // The codec computes the checksum (pseudo-header included); the kernel must not touch it.
   const int no_checksum = -1;
-  set_opt(fd_, IPPROTO_IPV6, IPV6_CHECKSUM, &no_checksum, sizeof no_checksum, "IPV6_CHECKSUM",
-          interface);
+  set_opt(fd_, IPPROTO_IPV6, IPV6_CHECKSUM, &no_checksum, sizeof no_checksum, "IPV6_CHECKSUM", ctx);
   const int hops = kHopLimit;
-  set_opt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops, "IPV6_MULTICAST_HOPS",
-          interface);
-  set_opt(fd_, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops, "IPV6_UNICAST_HOPS", interface);
+  set_opt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops, "IPV6_MULTICAST_HOPS", ctx);
+  set_opt(fd_, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops, "IPV6_UNICAST_HOPS", ctx);
   const int tclass = kTrafficClass;
-  set_opt(fd_, IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof tclass, "IPV6_TCLASS", interface);
+  set_opt(fd_, IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof tclass, "IPV6_TCLASS", ctx);
   const int ifidx = ifindex;
-  set_opt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifidx, sizeof ifidx, "IPV6_MULTICAST_IF",
-          interface);
+  set_opt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifidx, sizeof ifidx, "IPV6_MULTICAST_IF", ctx);
   const int loop = 0;  // our own adverts are not news
-  set_opt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof loop, "IPV6_MULTICAST_LOOP",
-          interface);
+  set_opt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof loop, "IPV6_MULTICAST_LOOP", ctx);
   const int on = 1;
-  set_opt(fd_, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on, "IPV6_RECVHOPLIMIT", interface);
-  set_opt(fd_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on, "IPV6_RECVPKTINFO", interface);
+  set_opt(fd_, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on, "IPV6_RECVHOPLIMIT", ctx);
+  set_opt(fd_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on, "IPV6_RECVPKTINFO", ctx);
   const auto join = group_request(ifindex);
   set_opt(fd_, IPPROTO_IPV6, IPV6_JOIN_GROUP, &join, sizeof join,
-          "IPV6_JOIN_GROUP ff02::12 (is IPv6 enabled on the interface?)", interface);
+          "IPV6_JOIN_GROUP ff02::12 (is IPv6 enabled on the interface?)", ctx);
 }
 
 VrrpSocket6::~VrrpSocket6() {
@@ -108,27 +90,8 @@ int VrrpSocket6::send(std::span<const std::uint8_t> message, const vrrp::IpAddre
   if (destination.is_link_local_v6() || destination.is_multicast())
     to.sin6_scope_id = static_cast<std::uint32_t>(ifindex_);
 
-  iovec iov{const_cast<std::uint8_t*>(message.data()), message.size()};
-  msghdr msg{};
-  msg.msg_name = &to;
-  msg.msg_namelen = sizeof to;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
   // The source must be exactly the one the checksum was computed with (per packet, no bind()).
-  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-  in6_pktinfo pi{};
-  pi.ipi6_ifindex = static_cast<unsigned>(ifindex_);
-  pi.ipi6_addr = to_in6(source);
-  std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-  const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (n < 0) return errno;
-  return n == static_cast<ssize_t>(message.size()) ? 0 : EMSGSIZE;
+  return send_from6(fd_, message, to, source, ifindex_);
 }
 
 std::optional<vrrp::Datagram> VrrpSocket6::receive() {
