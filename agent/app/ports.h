@@ -49,7 +49,7 @@ class Scheduler {
 struct AcceptedAdvert {
   std::uint8_t version = 3;  // 2 or 3
   std::uint8_t vrid = 0;
-  /// IPv4 sources the adverts may come from (an instance's unicast_peers); empty: any source.
+  /// Sources the adverts may come from (an instance's unicast_peers); empty: any source.
   std::vector<vrrp::IpAddress> sources = {};
   friend bool operator==(const AcceptedAdvert&, const AcceptedAdvert&) = default;
 };

@@ -1,6 +1,7 @@
 // The IPv6 advert channel (vrrp_socket6.h).
 #include "net/vrrp_socket6.h"
 
+#include "net/advert_filter.h"
 #include "net/socket_util.h"
 
 #include <netinet/in.h>
@@ -77,6 +78,10 @@ VrrpSocket6::~VrrpSocket6() {
   const auto leave = group_request(ifindex_);
   ::setsockopt(fd_, IPPROTO_IPV6, IPV6_LEAVE_GROUP, &leave, sizeof leave);
   ::close(fd_);
+}
+
+int VrrpSocket6::accept_only(std::span<const app::AcceptedAdvert> accepted) {
+  return attach_advert_filter(fd_, accepted, vrrp::Family::V6);
 }
 
 int VrrpSocket6::send(std::span<const std::uint8_t> message, const vrrp::IpAddress& source,

@@ -27,6 +27,8 @@ class VrrpSocket6 final : public app::AdvertChannel {
   VrrpSocket6& operator=(const VrrpSocket6&) = delete;
 
   [[nodiscard]] int fd() const override { return fd_; }
+  /// The AdvertChannel port: attaches the kernel advert filter (net/advert_filter.h), IPv6 form.
+  int accept_only(std::span<const app::AcceptedAdvert> accepted) override;
   /// Sends one VRRP message from `source` (the link-local address, or unicast_src) to
   /// `destination` (ff02::12 or a unicast peer). Returns 0 or an errno value.
   int send(std::span<const std::uint8_t> message, const vrrp::IpAddress& source,

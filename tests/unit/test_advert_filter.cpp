@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "net/advert_filter.h"
@@ -118,4 +119,48 @@ TEST_CASE("a unicast instance's filter passes its VRID only from its peers", "[n
   CHECK(got <= 60);
   // Another VRID from a peer is still dropped.
   CHECK(pair.passed_of(from(50, peer), 640) <= 40);
+}
+
+TEST_CASE("the IPv6 program reads the VRRP message at byte 0 (no IP header on an IPv6 raw socket)",
+          "[net][filter][ipv6]") {
+  // The AF_UNIX datagram stands for what an AF_INET6 raw socket's filter sees: the VRRP message.
+  const auto message = [](std::uint8_t version_type, std::uint8_t vrid, std::size_t len = 8) {
+    std::vector<std::uint8_t> m(len, 0);
+    if (len >= 1) m[0] = version_type;
+    if (len >= 2) m[1] = vrid;
+    return m;
+  };
+  Pair pair;
+  const std::array<AcceptedAdvert, 2> accepted{{{3, 51}, {3, 255}}};
+  REQUIRE(vipd::net::attach_advert_filter(pair.fds[1], accepted, vipd::vrrp::Family::V6) == 0);
+  CHECK(pair.passed_of(message(0x31, 51), 200) == 200);
+  CHECK(pair.passed_of(message(0x31, 255), 200) == 200);
+  // An IPv4-shaped packet (0x45 ...) is not read past an IP header: VRID 51 at byte 21 is ignored.
+  for (const auto& m : {message(0x31, 50), message(0x21, 51), message(0x32, 51),
+                        message(0x31, 51, 1), datagram(0x31, 51)}) {
+    const int got = pair.passed_of(m, 1280);
+    INFO("first byte 0x" << std::hex << int(m[0]) << " length " << std::dec << m.size()
+                         << " passed " << got << " of 1280");
+    CHECK(got >= 1);
+    CHECK(got <= 60);
+  }
+}
+
+TEST_CASE("the IPv6 program checks up to 28 unicast peers, four words each",
+          "[net][filter][ipv6]") {
+  std::vector<vipd::vrrp::IpAddress> peers;
+  for (int i = 1; i <= 29; ++i)
+    peers.push_back(*vipd::vrrp::IpAddress::parse("2001:db8::" + std::to_string(i)));
+  const std::vector<vipd::vrrp::IpAddress> some(peers.begin(), peers.begin() + 28);
+  const std::array<AcceptedAdvert, 2> two{{{3, 51, some}, {3, 52, {}}}};
+  const auto program = vipd::net::advert_filter_program(two, vipd::vrrp::Family::V6);
+  // sample 4 + load 1 + (jeq + 9 * 28 + drop) + (jeq + accept) + final drop
+  CHECK(program.size() == 4 + 1 + (1 + 9 * 28 + 1) + 2 + 1);
+  // One more peer than a jump can skip: the VRID check stays, the source check is left to vipd.
+  const std::array<AcceptedAdvert, 1> many{{{3, 51, peers}}};
+  CHECK(vipd::net::advert_filter_program(many, vipd::vrrp::Family::V6).size() == 4 + 1 + 2 + 1);
+  // IPv4 peers are ignored by the IPv6 program (and vice versa).
+  const std::array<AcceptedAdvert, 1> v4peer{
+      {{3, 51, {*vipd::vrrp::IpAddress::parse("198.18.0.12")}}}};
+  CHECK(vipd::net::advert_filter_program(v4peer, vipd::vrrp::Family::V6).size() == 4 + 1 + 2 + 1);
 }

@@ -34,6 +34,7 @@
 #include "net/netlink_watcher.h"
 #include "net/vip_manager.h"
 #include "net/vrrp_socket.h"
+#include "net/vrrp_socket6.h"
 
 using vipd::net::LinkEvent;
 using vipd::vrrp::IpAddress;
@@ -469,6 +470,53 @@ TEST_CASE("VrrpSocket: multicast and unicast adverts cross the veth with TTL 255
   REQUIRE(p.has_value());
   CHECK(p->source == ip(Lab::kB));
   CHECK(p->ifindex == lab.va());
+}
+
+TEST_CASE("VrrpSocket6: the kernel runs the IPv6 advert filter (VRID, unicast peers, sample)",
+          "[netns][filter]") {
+  Lab lab;
+  // Two sources in B (2001:db8::/32, LAB.md; no DAD so they are usable at once).
+  run("ip -n " + lab.b() + " addr add 2001:db8:7::2/64 dev vb nodad");
+  run("ip -n " + lab.b() + " addr add 2001:db8:7::3/64 dev vb nodad");
+  vipd::net::VrrpSocket6 rx("va", lab.va());
+  auto tx = lab.in_b([&] { return std::make_unique<vipd::net::VrrpSocket6>("vb", lab.vb()); });
+  const auto peer = ip("2001:db8:7::2");
+  const auto stranger = ip("2001:db8:7::3");
+  // VRID 51: unicast instance with one peer; VRID 52: multicast, any source.
+  const std::array<vipd::app::AcceptedAdvert, 2> accepted{{{3, 51, {peer}}, {3, 52, {}}}};
+  REQUIRE(rx.accept_only(accepted) == 0);
+
+  // How many of n adverts (version/type 0x31, `vrid`) sent from `source` reach rx: sent in
+  // batches of 32, each drained until 50 ms pass without a packet (the queue never overflows).
+  const auto passed = [&](std::uint8_t vrid, const IpAddress& source, int n) {
+    const std::vector<std::uint8_t> advert{0x31, vrid, 100,  1,    0x00, 0x64, 0, 0,
+                                           0x20, 0x01, 0x0d, 0xb8, 0,    0,    0, 0,
+                                           0,    0,    0,    0,    0,    0,    1, 0};
+    int got = 0;
+    for (int sent = 0; sent < n;) {
+      for (int i = 0; i < 32 && sent < n; ++i, ++sent)
+        REQUIRE(tx->send(advert, source, ip("ff02::12")) == 0);
+      while (wait_readable(rx.fd(), 50))
+        while (auto p = rx.receive()) {
+          CHECK(p->payload == advert);
+          CHECK(p->source == source);
+          CHECK(p->ttl == 255);
+          ++got;
+        }
+    }
+    return got;
+  };
+  CHECK(passed(51, peer, 100) == 100);
+  CHECK(passed(52, stranger, 100) == 100);
+  CHECK(passed(52, peer, 100) == 100);
+  // VRID 51 from a non-peer, and an unknown VRID: only the 1-in-64 sample (expect 20 of 1,280).
+  for (const auto& [vrid, source] :
+       {std::pair{std::uint8_t{51}, stranger}, std::pair{std::uint8_t{50}, peer}}) {
+    const int got = passed(vrid, source, 1280);
+    INFO("VRID " << int(vrid) << " passed " << got << " of 1280");
+    CHECK(got >= 1);
+    CHECK(got <= 60);
+  }
 }
 
 TEST_CASE("GarpSender: both GARP forms reach the peer and update its neighbour entry", "[netns]") {
