@@ -207,4 +207,4 @@ if __name__ == "__main__":
     require_root_or_skip(need=("vipd",))
     if scapy_python() is None:
         skip("python3-scapy is not installed (tools/install-deps.sh installs it)")
-    raise SystemExit(run_test(body, FIG, prefix=f"v6h{os.getpid()}", sysctls=IPV6_NO_DAD))
+    raise SystemExit(run_test(body, FIG, prefix=f"v6hhp{os.getpid()}", sysctls=IPV6_NO_DAD))
