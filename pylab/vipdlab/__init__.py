@@ -4,7 +4,9 @@ Modules: ``netns`` (the ``Lab`` and its ``Node``s, teardown), ``processes`` (``P
 ``skip``/``wait_for``/``run_main``), ``nginx``, ``sampling`` (the client ``Poller`` and ``Sample``
 streams), ``configs`` (the lab's addresses, keepalived and vipd configurations), ``vipd`` (a vipd
 under test: /status, metrics, transitions, the VIP watcher), ``obs`` (the observability pair and
-Prometheus), ``bench`` (the failover benchmark). The common names are re-exported here::
+Prometheus), ``bench`` (the failover benchmark), ``route`` and ``routed`` (route mode: its vipd
+configuration and the routed L3 lab — FRR router, two nodes with a pluggable routing engine, client),
+``exabgpengine`` (ExaBGP's healthcheck as a routed-lab engine), ``openloop`` (an open-loop client). The common names are re-exported here::
 
     from vipdlab import Lab, VIP, require_root_or_skip, vipd_config, wait_for
 
