@@ -61,8 +61,12 @@ class ExabgpEngine(RouteEngine):
                 "--ip", f"{ROUTE_VIP}/32", "--no-ip-setup", "--withdraw-on-down",
                 "--up-metric", str(self.med), "--next-hop", self.addr]
 
+    process_argv = healthcheck_argv
+    manage_local_route = True  # vipd adds its own; the healthcheck needs one added for it
+    ack = "true"
+
     def config(self) -> str:
-        run = " ".join(f'"{a}"' if " " in a else a for a in self.healthcheck_argv())
+        run = " ".join(f'"{a}"' if " " in a else a for a in self.process_argv())
         return f"""process healthcheck {{
     run {run};
     encoder text;
@@ -86,11 +90,12 @@ neighbor {self.router_addr} {{
 
     def start(self) -> None:
         node = self.node
-        node.run("ip", "route", "replace", "local", ROUTE_VIP, "dev", "lo", "table", "local")
+        if self.manage_local_route:
+            node.run("ip", "route", "replace", "local", ROUTE_VIP, "dev", "lo", "table", "local")
         env = {**os.environ, "exabgp.daemon.user": "root", "exabgp.daemon.drop": "false",
                "exabgp.daemon.daemonize": "false", "exabgp.log.destination": "stdout",
                "exabgp.log.level": "INFO", "exabgp.api.pipename": f"exabgp-{self.lab.prefix}-{node.name}",
-               "exabgp.tcp.bind": "", "exabgp.api.ack": "true",
+               "exabgp.tcp.bind": "", "exabgp.api.ack": self.ack,
                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         self.proc = node.popen(EXABGP, str(self.dir / "exabgp.conf"), name=f"exabgp@{node.label}",
                                log=self.dir / "exabgp.log", env=env)
@@ -98,8 +103,9 @@ neighbor {self.router_addr} {{
     def stop(self) -> None:
         if self.proc:
             self.proc.stop(timeout=5)
-        self.node.run("ip", "route", "del", "local", ROUTE_VIP, "dev", "lo", "table", "local",
-                      check=False)
+        if self.manage_local_route:
+            self.node.run("ip", "route", "del", "local", ROUTE_VIP, "dev", "lo", "table",
+                          "local", check=False)
 
     def alive(self) -> bool:
         return bool(self.proc) and self.proc.alive()
@@ -111,3 +117,23 @@ neighbor {self.router_addr} {{
 
     def wait_announced(self, timeout: float = 10.0) -> None:
         wait_for(lambda: self.view(), timeout, f"ExaBGP on {self.node.label} to announce {ROUTE_VIP}")
+
+
+KERNEL_ROUTES = Path(__file__).resolve().parents[2] / "tools" / "exabgp-kernel-routes"
+
+
+class ExabgpKernelEngine(ExabgpEngine):
+    """ExaBGP as vipd's node engine: its API process ``tools/exabgp-kernel-routes`` announces
+    vipd's table-198 routes (MED = metric) and withdraws them as vipd removes them. No BFD."""
+    name = "exabgp"
+    manage_local_route = False
+    ack = "false"
+
+    def __init__(self, lab, node, table: int = 198, protocol: int = 99, hold: int = 3):
+        super().__init__(lab, node, priority=0, hold=hold)
+        self.table, self.protocol = table, protocol
+        self.dir = lab.dir / f"exabgp-kernel-{node.name}"
+
+    def process_argv(self) -> list[str]:
+        return [SYSTEM_PYTHON, str(KERNEL_ROUTES), "--table", str(self.table),
+                "--protocol", str(self.protocol)]
