@@ -48,7 +48,9 @@ int cmd_cleanup(const std::string& path) {
     return 1;
   }
   vipd::LinuxPlatform platform;
-  return vipd::app::cleanup_vips(*result.config, platform, std::cout, std::cerr);
+  const int vips = vipd::app::cleanup_vips(*result.config, platform, std::cout, std::cerr);
+  const int routes = vipd::app::cleanup_routes(*result.config, platform, std::cout, std::cerr);
+  return vips != 0 ? vips : routes;
 }
 
 int cmd_run(const std::string& path) {

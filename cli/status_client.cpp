@@ -96,6 +96,24 @@ std::string render_status(const nlohmann::json& s) {
     for (const auto& w : g.value("warnings", nlohmann::json::array()))
       out << "  WARNING    " << str(w) << "\n";
   }
+  for (const auto& r : s.value("route_instances", nlohmann::json::array())) {
+    out << "\ninstance " << str(r["name"]) << "  route mode, table " << r["table"] << " protocol "
+        << r["protocol"] << "\n";
+    out << "  routes     " << (r.value("installed", false) ? "installed" : "NOT installed")
+        << ", metric " << r["metric"] << " for " << fmt_seconds(r.value("since_seconds", 0.0))
+        << "\n";
+    out << "  why        " << str(r["reason"]) << "\n";
+    const auto& p = r["priority"];
+    out << "  priority   " << p["effective"] << " effective, " << p["base"] << " base\n";
+    for (const auto& v : r.value("vips", nlohmann::json::array())) {
+      out << "  vip        " << str(v["address"])
+          << (v.value("installed", false) ? "  metric " + str(v["metric"]) : "  withdrawn")
+          << (v.value("local", false) ? ", local route" : "");
+      if (!v.value("error", nlohmann::json()).is_null()) out << "  ERROR " << str(v["error"]);
+      out << "\n";
+    }
+    if (r.value("drained", false)) out << "  DRAINED    (vipd undrain to undo)\n";
+  }
   const auto checks = s.value("checks", nlohmann::json::array());
   if (!checks.empty()) {
     out << "\nchecks\n";

@@ -162,11 +162,15 @@ std::optional<Agent::RouteJob> Agent::make_route_job(const config::Instance& cfg
   return job;
 }
 
-void Agent::start_route_job(RouteJob& job) {
+void Agent::start_route_job(RouteJob& job, const std::vector<RouteJob>& retiring) {
   const auto& c = job.instance->config();
   spdlog::info("instance {}: route mode, {} VIP(s) in table {} protocol {}, priority {}", c.name,
                c.vips.size(), c.route.table, c.route.protocol, c.priority);
-  job.instance->start();
+  // The start-up sweep keeps what the other route instances hold (they may share the protocol).
+  std::vector<const RouteInstance*> running;
+  for (const auto& j : routes_) running.push_back(j.instance.get());
+  for (const auto& j : retiring) running.push_back(j.instance.get());
+  job.instance->start(running);
 }
 
 std::vector<vrrp::IpPrefix> Agent::foreign_vips(const config::Instance& cfg, int ifindex) {
@@ -623,7 +627,10 @@ void Agent::reload() {
     return;
   }
   groups_.clear();  // rebuilt below over the instances that run after the reload
+  // Route instances changed or removed retire AFTER their successors have started: the new
+  // routes go in first (or take the old ones over), then the old ones go (make before break).
   std::vector<RouteJob> kept_routes;
+  std::vector<RouteJob> retiring_routes;
   for (auto& job : routes_) {
     const auto& name = job.instance->config().name;
     if (auto soft = soft_updates.find(name);
@@ -631,8 +638,7 @@ void Agent::reload() {
       job.instance->update(*soft->second);
       kept_routes.push_back(std::move(job));
     } else {
-      spdlog::info("instance {} (route): changed or removed: its routes are withdrawn", name);
-      job.instance->shutdown();
+      retiring_routes.push_back(std::move(job));
     }
   }
   std::vector<std::unique_ptr<Instance>> kept;
@@ -661,12 +667,21 @@ void Agent::reload() {
              : waiting_.erase(it);
   routes_ = std::move(kept_routes);
   for (auto& job : created_routes) {
+    const auto& name = job.instance->config().name;
+    for (auto& old : retiring_routes)
+      if (old.instance->config().name == name) job.instance->adopt(*old.instance);
     routes_.push_back(std::move(job));
     reweigh(routes_.back());
-    if (drained_.contains(routes_.back().instance->config().name))
+    if (drained_.contains(name))
       routes_.back().instance->set_drained(true, "drained before this start");
-    start_route_job(routes_.back());
+    start_route_job(routes_.back(), retiring_routes);
   }
+  for (auto& job : retiring_routes) {
+    spdlog::info("instance {} (route): changed or removed: its other routes are withdrawn",
+                 job.instance->config().name);
+    job.instance->shutdown();
+  }
+  retiring_routes.clear();
   for (auto& inst : created) {
     Instance* raw = inst.get();
     instances_.push_back(std::move(inst));

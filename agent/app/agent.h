@@ -103,7 +103,7 @@ class Agent {
   /// The weighting of `cfg`'s tracked checks as the loop knows them now.
   [[nodiscard]] vrrp::Weighted weigh(const config::Instance& cfg) const;
   void reweigh(RouteJob& job);
-  void start_route_job(RouteJob& job);
+  void start_route_job(RouteJob& job, const std::vector<RouteJob>& retiring = {});
 
   config::Config config_;
   std::string version_;

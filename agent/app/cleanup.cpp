@@ -2,6 +2,8 @@
 #include "app/cleanup.h"
 
 #include <ostream>
+#include <set>
+#include <utility>
 
 namespace vipd::app {
 
@@ -13,6 +15,7 @@ int cleanup_vips(const config::Config& config, Platform& platform, std::ostream&
     const auto vips = platform.vip_table();
     const auto foreign = vips->foreign_addresses();
     for (const auto& inst : config.instances) {
+      if (inst.mode == config::InstanceMode::Route) continue;  // cleanup_routes
       std::string gone;
       const auto link = platform.lookup_interface(inst.interface, gone, {});
       if (!link) continue;  // the interface is gone: so are its addresses
@@ -43,6 +46,33 @@ int cleanup_vips(const config::Config& config, Platform& platform, std::ostream&
     return 1;
   }
   out << "vipd cleanup: " << removed << " VIP(s) removed\n";
+  return rc;
+}
+
+int cleanup_routes(const config::Config& config, Platform& platform, std::ostream& out,
+                   std::ostream& err) {
+  int rc = 0;
+  std::size_t removed = 0;
+  std::set<std::pair<std::uint32_t, std::uint8_t>> done;
+  for (const auto& inst : config.instances) {
+    if (inst.mode != config::InstanceMode::Route) continue;
+    const auto key = std::pair(inst.route.table, inst.route.protocol);
+    if (!done.insert(key).second) continue;
+    // The protocol is vipd's own (the loader refuses the kernel's, FRR's and BIRD's numbers):
+    // every route of it in the table, and every `local` route of it, was added by vipd.
+    try {
+      const auto n = platform.route_table(key.first, key.second)->sweep({}, {});
+      removed += n;
+      if (n > 0)
+        out << "instance " << inst.name << ": removed " << n << " route(s) of protocol "
+            << int{key.second} << " (table " << key.first << " and local routes)\n";
+    } catch (const std::exception& e) {
+      rc = 1;
+      err << "instance " << inst.name << ": cannot remove the routes of protocol "
+          << int{key.second} << " in table " << key.first << ": " << e.what() << "\n";
+    }
+  }
+  if (!done.empty()) out << "vipd cleanup: " << removed << " route(s) removed\n";
   return rc;
 }
 

@@ -16,4 +16,10 @@ namespace vipd::app {
 int cleanup_vips(const config::Config& config, Platform& platform, std::ostream& out,
                  std::ostream& err);
 
+/// Route mode: removes every route of a route-mode instance's protocol from its table, and the
+/// `local` routes of that protocol (all vipd's: the protocol number is vipd's own), so a node
+/// whose vipd died stops being announced by its routing daemon. Same output and exit code rules.
+int cleanup_routes(const config::Config& config, Platform& platform, std::ostream& out,
+                   std::ostream& err);
+
 }  // namespace vipd::app

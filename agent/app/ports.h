@@ -207,10 +207,12 @@ class RouteTable {
                                 std::optional<std::uint32_t> replaces) = 0;
   /// Removes the route for `vip` with `metric`; one that is not there counts as success.
   virtual RouteOpResult withdraw(const vrrp::IpPrefix& vip, std::uint32_t metric) = 0;
-  /// Removes every route of this protocol in this table and every `local` route of this protocol
-  /// in the local table (leftovers of a crash) except the `keep_local` ones. Returns how many
-  /// were removed, or throws std::runtime_error when the tables cannot be read.
-  virtual std::size_t sweep(std::span<const vrrp::IpPrefix> keep_local) = 0;
+  /// Removes every route of this protocol in this table except those for `keep_routes`, and every
+  /// `local` route of this protocol in the local table except those for `keep_local` (leftovers of
+  /// a crash; the kept ones belong to instances that run). Returns how many were removed, or
+  /// throws std::runtime_error when the tables cannot be read.
+  virtual std::size_t sweep(std::span<const vrrp::IpPrefix> keep_routes,
+                            std::span<const vrrp::IpPrefix> keep_local) = 0;
   /// A `local` route for `vip` in the local table (this protocol): the node answers the VIP
   /// without holding it as an address (an address would add a connected route that beats the
   /// imported one, and nothing would be announced). Idempotent.

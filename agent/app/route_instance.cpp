@@ -2,6 +2,7 @@
 #include "app/route_instance.h"
 
 #include <algorithm>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -39,10 +40,36 @@ void RouteInstance::set_reason(std::string reason) {
   since_ = sched_.clock();
 }
 
-void RouteInstance::start() {
+void RouteInstance::adopt(RouteInstance& old) {
+  if (old.cfg_.route.protocol != cfg_.route.protocol) return;  // other routes, other owner
+  const bool same_table = old.cfg_.route.table == cfg_.route.table;
+  for (auto& v : views_) {
+    auto it = std::find_if(old.views_.begin(), old.views_.end(),
+                           [&](const RouteView& o) { return o.vip == v.vip; });
+    if (it == old.views_.end()) continue;
+    if (same_table && it->metric) {
+      v.metric = it->metric;
+      it->metric.reset();
+    }
+    v.local = std::exchange(it->local, false);
+  }
+}
+
+void RouteInstance::start(const std::vector<const RouteInstance*>& running) {
   started_ = true;
+  std::vector<vrrp::IpPrefix> keep_routes;
+  std::vector<vrrp::IpPrefix> keep_local = cfg_.vips;
+  for (const auto& v : views_)
+    if (v.metric) keep_routes.push_back(v.vip);
+  for (const auto* other : running) {
+    if (other == this || other->cfg_.route.protocol != cfg_.route.protocol) continue;
+    const auto& vips = other->cfg_.vips;
+    keep_local.insert(keep_local.end(), vips.begin(), vips.end());
+    if (other->cfg_.route.table == cfg_.route.table)
+      keep_routes.insert(keep_routes.end(), vips.begin(), vips.end());
+  }
   try {
-    const auto n = routes_.sweep(cfg_.vips);
+    const auto n = routes_.sweep(keep_routes, keep_local);
     stats_.swept += n;
     if (n > 0)
       spdlog::warn(

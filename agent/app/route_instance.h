@@ -32,8 +32,14 @@ class RouteInstance {
   RouteInstance& operator=(const RouteInstance&) = delete;
 
   /// Sweeps this protocol's leftovers from an earlier run, adds the `local` routes, then installs
-  /// the routes if the last weighting allows it.
-  void start();
+  /// the routes if the last weighting allows it. The sweep keeps what `running` instances (the
+  /// others of this agent) and this instance's adopted routes hold.
+  void start(const std::vector<const RouteInstance*>& running = {});
+  /// A reload replaces `old` (same name; its table, protocol or VIPs changed) by this instance,
+  /// before this one starts: the routes of VIPs that stay in the same table and protocol are taken
+  /// over (a new metric replaces them in one datagram, never a withdrawal); `old` no longer owns
+  /// them, so its shutdown — after this start — withdraws only the rest (make before break).
+  void adopt(RouteInstance& old);
   /// Withdraws every route, then removes the `local` routes (graceful stop or removal by reload).
   void shutdown();
   /// The tracked checks' weighting changed: install, replace (new metric) or withdraw.

@@ -55,9 +55,20 @@ void read_group(const toml::table& tbl, Config& cfg, Seen& seen, Diags& diags) {
   for (const auto& in : cfg.instances) known.push_back(in.name);
   for (std::size_t i = 0; i < g.instances.size() && i < where.size(); ++i) {
     const auto& m = g.instances[i];
-    if (std::find(known.begin(), known.end(), m) == known.end()) {
+    const auto in = std::find_if(cfg.instances.begin(), cfg.instances.end(),
+                                 [&](const Instance& c) { return c.name == m; });
+    if (in == cfg.instances.end()) {
       diags.error(where[i], "group '" + g.name + "' names instance '" + m +
                                 "', which no [[instance]] defines" + did_you_mean(m, known));
+      ok = false;
+    } else if (in->mode == InstanceMode::Route) {
+      // A sync group moves VRRP masterships together; a route-mode instance has none: each node
+      // announces its own route and the router chooses, so "follow the master" means nothing.
+      diags.error(where[i], "group '" + g.name + "' names instance '" + m +
+                                "', which is in route mode: a [[group]] moves VRRP instances "
+                                "together, and a route-mode instance has no master to follow. "
+                                "Remove it from the group; to move several VIPs together in "
+                                "route mode, list them in one route-mode instance's vips");
       ok = false;
     } else if (const auto it = seen.member.find(m); it != seen.member.end()) {
       diags.error(where[i], "instance '" + m + "' is already in group '" + it->second +

@@ -249,7 +249,12 @@ std::vector<std::uint32_t> NetlinkRouteTable::installed(const vrrp::IpPrefix& vi
   return out;
 }
 
-std::size_t NetlinkRouteTable::sweep(std::span<const vrrp::IpPrefix> keep_local) {
+std::size_t NetlinkRouteTable::sweep(std::span<const vrrp::IpPrefix> keep_routes,
+                                     std::span<const vrrp::IpPrefix> keep_local) {
+  const auto kept = [](std::span<const vrrp::IpPrefix> keep,
+                       const std::optional<vrrp::IpPrefix>& prefix) {
+    return prefix && std::find(keep.begin(), keep.end(), *prefix) != keep.end();
+  };
   auto cache = dump_routes(dumps_);
   std::vector<Request> batch;
   for (auto* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
@@ -258,10 +263,8 @@ std::size_t NetlinkRouteTable::sweep(std::span<const vrrp::IpPrefix> keep_local)
     const auto table = rtnl_route_get_table(r);
     const auto prefix = prefix_of(r);
     if (table == RT_TABLE_LOCAL) {
-      if (rtnl_route_get_type(r) != RTN_LOCAL) continue;
-      if (prefix && std::find(keep_local.begin(), keep_local.end(), *prefix) != keep_local.end())
-        continue;
-    } else if (table != table_) {
+      if (rtnl_route_get_type(r) != RTN_LOCAL || kept(keep_local, prefix)) continue;
+    } else if (table != table_ || kept(keep_routes, prefix)) {
       continue;
     }
     batch.push_back(build(r, true,

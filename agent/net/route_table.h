@@ -37,7 +37,8 @@ class NetlinkRouteTable final : public app::RouteTable {
   app::RouteOpResult install(const vrrp::IpPrefix& vip, std::uint32_t metric,
                              std::optional<std::uint32_t> replaces) override;
   app::RouteOpResult withdraw(const vrrp::IpPrefix& vip, std::uint32_t metric) override;
-  std::size_t sweep(std::span<const vrrp::IpPrefix> keep_local) override;
+  std::size_t sweep(std::span<const vrrp::IpPrefix> keep_routes,
+                    std::span<const vrrp::IpPrefix> keep_local) override;
   app::RouteOpResult add_local(const vrrp::IpPrefix& vip) override;
   app::RouteOpResult remove_local(const vrrp::IpPrefix& vip) override;
   std::vector<std::uint32_t> installed(const vrrp::IpPrefix& vip) override;

@@ -10,16 +10,22 @@ is a priority delta) and `maint` (weight 0: non-zero puts the instance in fault)
   knob -60 → the same single route with metric 166 (replaced, never two);
   maint 1 → withdrawn (the local route stays), /status says why; maint 0 → back;
   SIGKILL → the route stays (nobody withdraws it); restart → swept and reinstalled, still one;
-  SIGTERM → exit 0, table 198 empty, local route gone. Exit 0/1/77."""
+  SIGKILL + `vipd cleanup` (systemd's ExecStopPost) → table 198 and the local route emptied;
+  restart, then two reloads under `ip monitor route` (every kernel change, replayed — not
+  samples): a VIP added in table 198, then table 198 → 199 and protocol 99 → 97 with the added VIP
+  removed: the staying VIP never has zero routes, its local route is never deleted, the removed
+  VIP is withdrawn; SIGTERM → exit 0, table 199 empty, local route gone. Exit 0/1/77."""
 
 import signal
 import sys
 import time
 
-from vipdlab import Lab, require_root_or_skip, require_vipd_or_skip, run_main, wait_for
-from vipdlab.route import ROUTE_VIP, local_route, route_config, table_routes
+from vipdlab import Lab, require_root_or_skip, require_vipd_or_skip, run_main, vipd_bin, wait_for
+from vipdlab.route import (ROUTE_VIP, local_route, replay_route_events, route_config,
+                           table_routes)
 
 VIP = ROUTE_VIP
+VIP2 = "198.19.0.101"
 API = "http://127.0.0.1:9555"
 
 
@@ -82,11 +88,46 @@ def main() -> int:
             assert one_route(a, 166), f"after restart: {table_routes(a)}"
             assert route_view(a)["counters"]["swept"] >= 1, route_view(a)
 
+            vipd.kill()
+            r = a.run(vipd_bin(), "cleanup", "-c", str(vipd.config), check=False)
+            assert r.returncode == 0, f"vipd cleanup rc {r.returncode}: {r.stdout} {r.stderr}"
+            assert "2 route(s) removed" in r.stdout, r.stdout
+            assert table_routes(a) == [], f"cleanup left {table_routes(a)}"
+            assert not local_route(a), "cleanup left the local route"
+            print(f"SIGKILL + vipd cleanup: {r.stdout.strip().splitlines()[-1]}")
+
+            vipd = lab.start_vipd(a, text)
+            wait_for(lambda: one_route(a, 166), 10, lambda: f"restart, have {table_routes(a)}")
+            mon_log = lab.dir / "route-monitor.log"
+            monitor = a.popen("ip", "-N", "monitor", "route", name="ip-monitor", log=mon_log)
+            time.sleep(0.3)  # subscribed before the first change
+            vipd.config.write_text(route_config(lab.dir, vips=(VIP, VIP2)))
+            vipd.signal(signal.SIGHUP)
+            wait_for(lambda: table_routes(a, VIP2) == [f"{VIP2} dev lo proto 99 scope 253 metric 166"],
+                     5, lambda: f"added VIP, have {table_routes(a, VIP2)}")
+            assert one_route(a, 166), f"reload 1: {table_routes(a)}"
+            vipd.config.write_text(route_config(lab.dir, table=199, protocol=97))
+            vipd.signal(signal.SIGHUP)
+            wait_for(lambda: table_routes(a, table=199) == [f"{VIP} dev lo proto 97 scope 253 metric 166"],
+                     5, lambda: f"table 199, have {table_routes(a, table=199)}")
+            wait_for(lambda: table_routes(a) == [] and table_routes(a, VIP2) == [], 5,
+                     lambda: f"table 198 emptied, have {table_routes(a)} {table_routes(a, VIP2)}")
+            assert local_route(a, protocol=97) and not local_route(a, VIP2, protocol=99), "local routes"
+            time.sleep(0.2)
+            monitor.stop()
+            lines = mon_log.read_text().splitlines()
+            counts = replay_route_events(lines, {(198, 166, "99")})
+            assert counts and min(counts) >= 1, f"the staying VIP had no route: {counts}\n{lines}"
+            assert not any(l.startswith(f"Deleted 2 {VIP} ") for l in lines), lines
+            assert any(l.startswith(f"Deleted {VIP2} ") for l in lines), lines
+            print(f"reloads (VIP added; table 198->199, protocol 99->97, VIP removed): routes of "
+                  f"{VIP} after each of its {len(counts)} kernel changes: {counts}")
+
             vipd.signal(signal.SIGTERM)
             rc = vipd.wait_exit(timeout=10)
             assert rc == 0, f"vipd exited {rc} after SIGTERM"
-            assert table_routes(a) == [], f"SIGTERM: routes left {table_routes(a)}"
-            assert not local_route(a), "SIGTERM: local route left"
+            assert table_routes(a, table=199) == [], f"SIGTERM: routes left {table_routes(a, table=199)}"
+            assert not local_route(a, protocol=97), "SIGTERM: local route left"
             print("SIGTERM: routes withdrawn, local route removed, exit 0")
         except AssertionError:
             print(f"---- vipd log ----\n{vipd.log_text()[-3000:]}")

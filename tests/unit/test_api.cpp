@@ -271,6 +271,25 @@ TEST_CASE("vipd status renders a readable table", "[api][cli]") {
   const auto with_group = cli::render_status(exporters::status_json(grouped));
   CHECK(with_group.find("group edge  (outside, inside)\n  state      FAULT") != std::string::npos);
   CHECK(with_group.find("why        member inside is in fault") != std::string::npos);
+  auto routed = sample();
+  exporters::RouteInstanceView r;
+  r.name = "edge";
+  r.table = 198;
+  r.protocol = 99;
+  r.metric = 106;
+  r.reason = "check nginx-pid is down (weight 0): routes withdrawn";
+  r.base_priority = r.effective_priority = 150;
+  r.vips = {{"198.19.0.100/32", std::nullopt, true, ""},
+            {"198.19.0.101/32", std::nullopt, false, "local route: injected"}};
+  routed.route_instances.push_back(r);
+  const auto with_route = cli::render_status(exporters::status_json(routed));
+  CHECK(with_route.find("instance edge  route mode, table 198 protocol 99\n"
+                        "  routes     NOT installed, metric 106") != std::string::npos);
+  CHECK(with_route.find("why        check nginx-pid is down (weight 0)") != std::string::npos);
+  CHECK(with_route.find("vip        198.19.0.100/32  withdrawn, local route\n") !=
+        std::string::npos);
+  CHECK(with_route.find("198.19.0.101/32  withdrawn  ERROR local route: injected") !=
+        std::string::npos);
   auto refused = sample();
   refused.realtime = {10, "SCHED_OTHER", 0, "not permitted"};
   CHECK(cli::render_status(exporters::status_json(refused))

@@ -172,3 +172,24 @@ TEST_CASE("config route: unknown keys in route, and VRRP keys that have no effec
   CHECK(has(r, 6, 8, "'vrid' has no effect in route mode", kWarning));
   CHECK(has(r, 7, 13, "'interface' has no effect in route mode", kWarning));
 }
+
+TEST_CASE("config route: a [[group]] naming a route-mode instance is refused with the fix",
+          "[config][route]") {
+  const auto r = load(route_inst("route = { table = 198, protocol = 99 }") + R"(
+[[instance]]
+name = "vrrp"
+interface = "eth0"
+vrid = 51
+vips = ["198.18.0.100/24"]
+
+[[group]]
+name = "both"
+instances = ["vrrp", "web"]
+)");
+  INFO(dump(r));
+  CHECK_FALSE(r.ok());
+  CHECK(has(r, 15, 22, "group 'both' names instance 'web', which is in route mode"));
+  CHECK(has(r, 15, 22, "list them in one route-mode instance's vips"));
+  // The VRRP member alone is not the problem.
+  CHECK_FALSE(has(r, 15, 14, "route mode"));
+}

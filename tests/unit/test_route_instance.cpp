@@ -3,6 +3,7 @@
 // local routes, retry after a failure.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -63,11 +64,17 @@ class FakeRoutes final : public vipd::app::RouteTable {
     routes.erase({vip, metric});
     return {true, {}};
   }
-  std::size_t sweep(std::span<const IpPrefix> keep_local) override {
-    log.push_back("sweep " + std::to_string(keep_local.size()));
-    const auto n = routes.size() + leftovers;
-    routes.clear();
+  std::size_t sweep(std::span<const IpPrefix> keep_routes,
+                    std::span<const IpPrefix> keep_local) override {
+    log.push_back("sweep " + std::to_string(keep_routes.size()) + " " +
+                  std::to_string(keep_local.size()));
+    const auto kept = [](std::span<const IpPrefix> keep, const IpPrefix& p) {
+      return std::find(keep.begin(), keep.end(), p) != keep.end();
+    };
+    auto n = leftovers;
     leftovers = 0;
+    std::erase_if(routes, [&](const auto& r) { return !kept(keep_routes, r.first) && ++n; });
+    std::erase_if(locals, [&](const auto& v) { return !kept(keep_local, v) && ++n; });
     return n;
   }
   RouteOpResult add_local(const IpPrefix& vip) override {
@@ -146,7 +153,7 @@ TEST_CASE("route instance: sweeps leftovers, then installs while healthy", "[rou
   CHECK(routes.log.empty());
   inst.start();
   REQUIRE(routes.log.size() >= 3);
-  CHECK(routes.log[0] == "sweep 1");
+  CHECK(routes.log[0] == "sweep 0 1");
   CHECK(routes.log[1] == "local+ 198.19.0.100/32");
   CHECK(routes.log[2] == "install 198.19.0.100/32 106");
   CHECK(inst.stats().swept == 2);
@@ -261,4 +268,88 @@ TEST_CASE("route instance: priority and track change in place, the table does no
   auto v = route_config();
   v.vips.push_back(*IpPrefix::parse("198.19.0.101/32"));
   CHECK_FALSE(inst.can_update(v));
+}
+
+namespace {
+
+const IpPrefix kStays = kVip;
+const IpPrefix kGoes = *IpPrefix::parse("198.19.0.101/32");
+const IpPrefix kComes = *IpPrefix::parse("198.19.0.102/32");
+
+vipd::config::Instance reload_config(std::uint32_t table, std::vector<IpPrefix> vips) {
+  auto c = route_config();
+  c.route.table = table;
+  c.vips = std::move(vips);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("route instance reload, same table: the staying VIP is taken over, never withdrawn",
+          "[route]") {
+  ManualScheduler sched;
+  FakeRoutes routes;  // one (table, protocol): both instances write the same kernel routes
+  vipd::app::RouteInstance old(reload_config(198, {kStays, kGoes}), routes, sched);
+  old.apply_weights(healthy(150));
+  old.start();
+  routes.log.clear();
+  vipd::app::RouteInstance next(reload_config(198, {kStays, kComes}), routes, sched);
+  next.adopt(old);
+  next.apply_weights(healthy(90));  // the reload also lowered the priority
+  next.start({&old, &next});
+  old.shutdown();
+  // The sweep keeps the adopted route and what the old instance still owns; the staying VIP's
+  // new metric replaces the old one (delete-then-add in one datagram in the netlink adapter).
+  CHECK(routes.log == std::vector<std::string>{
+                          "sweep 3 4",
+                          "install 198.19.0.100/32 166 replaces 106",
+                          "local+ 198.19.0.102/32",
+                          "install 198.19.0.102/32 166",
+                          "withdraw 198.19.0.101/32 106",
+                          "local- 198.19.0.101/32",
+                      });
+  CHECK(routes.installed(kStays) == std::vector<std::uint32_t>{166});
+  CHECK(routes.installed(kComes) == std::vector<std::uint32_t>{166});
+  CHECK(routes.installed(kGoes).empty());
+  CHECK(routes.locals == std::set<IpPrefix>{kStays, kComes});
+  CHECK(next.installed());
+  CHECK(next.stats().replaces == 1);
+}
+
+TEST_CASE("route instance reload, new table: the new routes go in before the old ones go",
+          "[route]") {
+  ManualScheduler sched;
+  FakeRoutes t198;
+  FakeRoutes t199;
+  vipd::app::RouteInstance old(reload_config(198, {kStays, kGoes}), t198, sched);
+  old.apply_weights(healthy(150));
+  old.start();
+  t198.log.clear();
+  vipd::app::RouteInstance next(reload_config(199, {kStays}), t199, sched);
+  next.adopt(old);  // same protocol: the local route is handed over, the table route is not
+  next.apply_weights(healthy(150));
+  next.start({&old, &next});
+  CHECK(t199.log == std::vector<std::string>{"sweep 0 3", "install 198.19.0.100/32 106"});
+  CHECK(t198.log.empty());  // nothing withdrawn before the new table holds the route
+  old.shutdown();
+  CHECK(t198.log == std::vector<std::string>{"withdraw 198.19.0.100/32 106",
+                                             "withdraw 198.19.0.101/32 106",
+                                             "local- 198.19.0.101/32"});
+  CHECK(t199.installed(kStays) == std::vector<std::uint32_t>{106});
+}
+
+TEST_CASE("route instance: two instances sharing table and protocol keep each other's routes",
+          "[route]") {
+  ManualScheduler sched;
+  FakeRoutes routes;
+  vipd::app::RouteInstance a(reload_config(198, {kStays}), routes, sched);
+  vipd::app::RouteInstance b(reload_config(198, {kComes}), routes, sched);
+  a.apply_weights(healthy(150));
+  b.apply_weights(healthy(150));
+  a.start({&a, &b});
+  b.start({&a, &b});
+  CHECK(routes.installed(kStays) == std::vector<std::uint32_t>{106});
+  CHECK(routes.installed(kComes) == std::vector<std::uint32_t>{106});
+  CHECK(routes.locals == std::set<IpPrefix>{kStays, kComes});
+  CHECK(b.stats().swept == 0);
 }

@@ -166,18 +166,19 @@ TEST_CASE("route table: the sweep removes only this protocol's leftovers", "[rou
   sh("ip route add 198.19.0.7/32 dev lo table 198 proto 98 metric 7");  // someone else's
   sh("ip route add 198.19.0.5/32 dev lo table 197 proto 99 metric 7");  // another table
   NetlinkRouteTable routes(198, 99);
-  const std::vector<IpPrefix> keep{pfx("198.19.0.9/32")};
-  CHECK(routes.sweep(keep) == 3);
+  const std::vector<IpPrefix> keep_routes{pfx("198.19.0.8/32")};
+  const std::vector<IpPrefix> keep_local{pfx("198.19.0.9/32")};
+  CHECK(routes.sweep(keep_routes, keep_local) == 2);
   const auto t198 = sh("ip route show table 198");
   CHECK(t198.find("198.19.0.5") == std::string::npos);
-  CHECK(t198.find("198.19.0.8") == std::string::npos);
+  CHECK(t198.find("198.19.0.8 dev lo proto") != std::string::npos);  // kept
   CHECK(t198.find("198.19.0.7 dev lo proto") != std::string::npos);
   CHECK(sh("ip route show table 197").find("198.19.0.5") != std::string::npos);
   const auto local = sh("ip route show table local");
   CHECK(local.find("198.19.0.6") == std::string::npos);
   CHECK(local.find("local 198.19.0.9") != std::string::npos);
-  CHECK(routes.sweep({}) == 1);
-  CHECK(routes.sweep({}) == 0);
+  CHECK(routes.sweep({}, {}) == 2);
+  CHECK(routes.sweep({}, {}) == 0);
 }
 
 TEST_CASE("route table: IPv6 host routes", "[route][netns]") {
@@ -194,5 +195,22 @@ TEST_CASE("route table: IPv6 host routes", "[route][netns]") {
   REQUIRE(routes.add_local(vip).ok);
   CHECK(sh("ip -N -6 route show table local").find("2 2001:db8::10 dev lo proto 99") !=
         std::string::npos);
-  CHECK(routes.sweep({}) == 2);
+  CHECK(routes.sweep({}, {}) == 2);
+}
+
+TEST_CASE("route table: a local route replaced by another protocol is not removed by the first",
+          "[route][netns]") {
+  // A reload that changes the protocol: the new instance's local route replaces the old one in
+  // place (same key), and the old instance's removal, which names its protocol, leaves it.
+  PrivateNetns ns;
+  NetlinkRouteTable old_routes(198, 99);
+  NetlinkRouteTable new_routes(198, 97);
+  const auto vip = pfx("198.19.0.100/32");
+  REQUIRE(old_routes.add_local(vip).ok);
+  REQUIRE(new_routes.add_local(vip).ok);
+  CHECK(sh("ip -N route show table local").find("2 198.19.0.100 dev lo proto 97") !=
+        std::string::npos);
+  CHECK(old_routes.remove_local(vip).ok);  // ESRCH counts as done
+  CHECK(sh("ip -N route show table local").find("2 198.19.0.100 dev lo proto 97") !=
+        std::string::npos);
 }
