@@ -4,6 +4,7 @@
 // frames from n2 are dropped as auth_bad_hmac.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -231,5 +232,42 @@ TEST_CASE("the draft appendix images of keepalived's test/auth_hmac_test.c verif
                                 auth::WallTime{}, hmac);
     CHECK_FALSE(v.drop);
     CHECK(v.authenticated);
+  }
+}
+
+TEST_CASE("OpenSslHmacSha256 keeps keyed contexts: RFC 4231 vectors, many keys, interleaved",
+          "[auth][hmac]") {
+  const vipd::net::OpenSslHmacSha256 hmac;
+  const auto bytes = [](std::string_view s) {
+    return std::vector<std::uint8_t>(s.begin(), s.end());
+  };
+  const auto hex = [](const auth::Digest& d) {
+    std::string s;
+    char b[3];
+    for (auto x : d) {
+      std::snprintf(b, sizeof b, "%02x", x);
+      s += b;
+    }
+    return s;
+  };
+  const std::vector<std::uint8_t> k1(20, 0x0b);
+  const auto d1 = bytes("Hi There");
+  const auto k2 = bytes("Jefe");
+  const auto d2 = bytes("what do ya want for nothing?");
+  const std::string h1 = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+  const std::string h2 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  // More keys than the adapter caches, so contexts are evicted and rebuilt between uses.
+  std::vector<std::vector<std::uint8_t>> others;
+  for (std::uint8_t i = 0; i < 6; ++i) others.emplace_back(32 + i, static_cast<std::uint8_t>(i));
+  for (int round = 0; round < 3; ++round) {
+    CHECK(hex(hmac.compute(k1, d1)) == h1);
+    CHECK(hex(hmac.compute(k2, d2)) == h2);
+    CHECK(hex(hmac.compute(k1, d1)) == h1);  // the same key twice in a row: the re-init path
+    for (const auto& k : others) {
+      // Compare against a fresh adapter (its first use of a key) on the same input.
+      const vipd::net::OpenSslHmacSha256 fresh;
+      CHECK(hmac.compute(k, d2) == fresh.compute(k, d2));
+      CHECK(hmac.compute(k, d2) != hmac.compute(k, d1));
+    }
   }
 }
