@@ -45,7 +45,7 @@ def vipd_cfg(lab: Lab, node, prio: int, case: str, advert: float) -> str:
                  f'url = "http://127.0.0.1/healthz"\ninterval = "{HTTP_INTERVAL_MS}ms"\n'
                  f'timeout = "{HTTP_TIMEOUT_MS}ms"\nfall = {HTTP_FALL}\nrise = 1\n')
     return vipd_config(node, prio, advert=ilabel(advert), api_listen=API, group_size=2,
-                       extra_instance=extra_i, extra=extra,
+                       extra_instance=extra_i + "\n" + C.VIPD_INSTANCE_EXTRA, extra=extra,
                        extra_agent=f'state_dir = "{state_dir}"\napi_token_file = "{token}"\n' +
                        agent_lines())
 
@@ -396,7 +396,8 @@ def run_matrix(args, intervals, cases) -> dict:
                     if cap:
                         cap.stop()
                         if case == "5":
-                            crash[(speaker, advert)] = crash_takeovers(vrrp_packets(cap))
+                            crash[(speaker, advert)] = crash_takeovers(
+                                vrrp_packets(cap), min_gap_ms=b.mdi_b / 2)
                         else:
                             attach_wire_times(results.get((speaker, advert, case), []),
                                               wire_events(cap))

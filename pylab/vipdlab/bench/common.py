@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[3]
 os.environ.setdefault("VIPD_BIN", str(REPO / "build" / "vipd"))
 
 VIPD_REALTIME: int | None = None  # --vipd-realtime: [agent] realtime_priority of every vipd
+VIPD_INSTANCE_EXTRA = ""  # lines added to every vipd [[instance]] of the cases (bench/auth.py: auth)
 
 
 def agent_lines() -> str:

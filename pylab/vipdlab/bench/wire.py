@@ -62,8 +62,13 @@ def attach_wire_times(runs: list, evs) -> None:
                 r["garp"] = rel
 
 
-def crash_takeovers(pkts, a_ip="198.18.0.11", b_ip="198.18.0.12") -> list[float]:
-    """For each handover A → B in the capture: B's first advert − A's last advert (ms)."""
+def crash_takeovers(pkts, a_ip="198.18.0.11", b_ip="198.18.0.12",
+                    min_gap_ms: float = 0.0) -> list[float]:
+    """For each handover A → B in the capture: B's first advert − A's last advert (ms).
+
+    A gap under ``min_gap_ms`` is not a takeover: when A comes back and B yields, B repeats its
+    own advert for a while (the uneven-heal rule, docs/operations.md), right after A's; pass about
+    half of B's Master_Down_Interval to leave those out."""
     res = []
     last_a = None
     b_master = False
@@ -72,9 +77,9 @@ def crash_takeovers(pkts, a_ip="198.18.0.11", b_ip="198.18.0.12") -> list[float]
             last_a = t
             b_master = False
         elif src == b_ip and not b_master:
-            if last_a is not None:
+            if last_a is not None and (t - last_a) * 1000 >= min_gap_ms:
                 res.append((t - last_a) * 1000)
-            b_master = True
+                b_master = True
     return res
 
 
