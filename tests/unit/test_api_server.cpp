@@ -203,9 +203,12 @@ TEST_CASE("a client that half-closes after its request still gets the answer", "
   send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   ::shutdown(fd, SHUT_WR);
   bool eof = false;
-  const auto reply = read_some(fd, 1s, "", &eof);
+  const auto reply = read_some(fd, 5s, "", &eof);
   CHECK(reply.rfind("HTTP/1.1 200", 0) == 0);
-  CHECK(reply.find("Connection: close") != std::string::npos);
+  // "Connection: close" only when the server read the FIN with the request; when the FIN comes
+  // after the answer (a loaded machine reads the request first), the answer says keep-alive and
+  // the connection is closed on the FIN. Either way: the whole answer, then EOF.
+  CHECK(reply.find("\r\n\r\nok\n") != std::string::npos);
   CHECK(eof);
   ::close(fd);
   server.stop();
