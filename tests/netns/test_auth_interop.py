@@ -99,17 +99,18 @@ def forged_frames_case(lab) -> None:
     cap.stop()
     captured = last_frame_from(str(cap.file), a.addr)
     assert len(captured) == 20 + 12 + 28, f"keepalived's advert is {len(captured)} bytes, want 60"
-    now = time.time()
+    # Each frame is signed just before it is sent: on a loaded machine the steps take seconds,
+    # and a frame signed at the start would be stale (outside the 5 s window) by the last one.
     forged = {
-        "auth_replay": captured,
-        "auth_stale": forge_advert(a.addr, 51, 0, [VIP_ADDR], KEY1, when=now - 30),
-        "auth_unknown_key": forge_advert(a.addr, 51, 0, [VIP_ADDR], KEY1, key_id=9),
-        "auth_missing": forge_advert(a.addr, 51, 0, [VIP_ADDR], None),
-        "auth_bad_hmac": forge_advert(a.addr, 51, 0, [VIP_ADDR], WRONG),
+        "auth_replay": lambda: captured,
+        "auth_stale": lambda: forge_advert(a.addr, 51, 0, [VIP_ADDR], KEY1, when=time.time() - 30),
+        "auth_unknown_key": lambda: forge_advert(a.addr, 51, 0, [VIP_ADDR], KEY1, key_id=9),
+        "auth_missing": lambda: forge_advert(a.addr, 51, 0, [VIP_ADDR], None),
+        "auth_bad_hmac": lambda: forge_advert(a.addr, 51, 0, [VIP_ADDR], WRONG),
     }
     for reason, frame in forged.items():
         before = drops(b, reason)
-        send_frame(c, frame)
+        send_frame(c, frame())
         wait_for(lambda: drops(b, reason) >= before + 1, 2,
                  lambda: f"vipd to count {reason} (still {drops(b, reason)})")
         # A priority-0 advert, if accepted, makes the backup take over within Skew_Time (~60 ms).
