@@ -7,7 +7,8 @@ Topology (every namespace carries the lab's prefix, e.g. ``rl-12345``)::
                                                |
                                       rc 198.18.7.1/24
     ns <p>-r  router: FRR zebra + bgpd + bfdd, AS 65000, ip_forward 1, rp_filter 0,
-              bgp always-compare-med, maximum-paths 2 (ECMP at equal MED), BFD 50 ms x 3,
+              bgp always-compare-med, maximum-paths 2 (ECMP at equal MED; the kernel hashes
+              flows on L4: fib_multipath_hash_policy 1), BFD 50 ms x 3,
               BGP keepalive 1 s / hold 3 s, announces nothing to the nodes
           ra 198.18.5.1/24                             rb 198.18.6.1/24
                |                                            |
@@ -352,8 +353,10 @@ class RoutedLab(Lab):
         from vipdlab.netns import teardown
         teardown(stale_only=True, quiet=True)
         self._log(f"creating routed lab {self.prefix} (state in {self.dir})")
+        # fib_multipath_hash_policy 1: ECMP hashes on ports too, so one client's flows spread
         router_sysctls = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0",
-                          "net.ipv4.conf.default.rp_filter": "0"}
+                          "net.ipv4.conf.default.rp_filter": "0",
+                          "net.ipv4.fib_multipath_hash_policy": "1"}
         r_ns = self._ns("r", router_sysctls)
         self.nodes["r"] = Node(self, "r", r_ns, "rc", "", f"{CLIENT[1]}/24")
         for name, (addr, gw, _) in NODES.items():

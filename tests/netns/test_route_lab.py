@@ -13,6 +13,8 @@ vipd on A has priority 150 (MED 106), on B 100 (MED 156). Asserts:
   vipd on A SIGKILLed → the route stays: every request in the next second is still served by
       node-a; vipd started again → its start-up sweep counted, the route reinstalled, node-a again
       (the timeline of the restart is printed: the sweep withdraws before the reinstall);
+  equal priorities (vipd on B restarted at 150) → ECMP: the router has both next hops and the
+      client (one address; the router hashes on ports) is served by both nodes;
   SIGTERM of both vipds → the router has no path left.
 Times are printed (one run each; bench/route.py measures with >= 5 runs). VIPD_ROUTE_LAB_RUNS=N
 repeats cases (1)-(3) N times. Exit 0/1/77 (77: FRR, nginx or curl missing)."""
@@ -110,6 +112,19 @@ def main() -> int:
                 table_routes(a)
             print(f"vipd restarted: sweep counted, route reinstalled; client timeline from the "
                   f"restart (ms, outcome, requests): {timeline}")
+
+            # ECMP: B at A's priority -> equal MEDs -> the router keeps both next hops
+            vipd["b"].signal(signal.SIGTERM)
+            assert vipd["b"].wait_exit(timeout=10) == 0, "vipd on b did not exit 0"
+            vipd["b"] = lab.start_vipd(b, routed_vipd_config(lab, b, 150))
+            wait_for(lambda: sorted(router.nexthops()) == ["198.18.5.10", "198.18.6.10"], 10,
+                     lambda: f"ECMP: both next hops on the router (has {router.nexthops()}, "
+                             f"paths {router.bgp_paths()})")
+            t_ecmp = time.monotonic()
+            wait_for(lambda: {"node-a", "node-b"} <= set(
+                poller.summary(t_ecmp)["counts"]), 5, "the client served by both nodes")
+            print(f"ECMP at equal priority: router paths {router.bgp_paths()}, next hops "
+                  f"{router.nexthops()}, client: {poller.summary(t_ecmp)['counts']}")
 
             poller.stop()
             for n in ("a", "b"):
