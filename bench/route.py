@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Route-mode failover bench (issue 16): vipd route mode with a node routing engine (FRR; BIRD 2
-when ``vipdlab.birdengine`` exists) against ExaBGP's healthcheck (Debian's exabgp 4.2, at 1 s and
+"""Route-mode failover bench (issue 16): vipd route mode with a node routing engine (FRR, BIRD 2,
+ExaBGP fed by tools/exabgp-kernel-routes) against ExaBGP's healthcheck (Debian's exabgp 4.2, at 1 s and
 0.1 s check interval, rise/fall 1, curl -m 0.5), on the routed lab (vipdlab.routed: FRR router
 with BFD 50 ms x 3 and hold 3 s, nodes A 198.18.5.10 and B 198.18.6.10 running nginx, client
 198.18.7.50 behind the router). A bench, not a test: it prints MISSes, it never fails on them.
@@ -23,7 +23,7 @@ For vipd the breakdown of case 1 is printed: nginx's exit -> A's route deleted (
 `ip -ts monitor route` in A) -> the router's route changed (A's engine + the router) -> client.
 
   sudo VIPD_BIN=build-rel/vipd PYTHONPATH=pylab python3 bench/route.py --runs 5
-Options: --runs N, --engines frr[,frr:wq10,bird,exabgp], --exabgp 1,0.1 (intervals; "" for none), --cases
+Options: --runs N, --engines frr,bird,exabgp (default; also frr:wqN), --exabgp 1,0.1 (intervals; "" for none), --cases
 1,3,2,floor,killed, --poll-ms 10, --seed S, --out FILE (default bench/results/route-latest.txt;
 the raw figures go next to it as .json)."""
 
@@ -285,7 +285,7 @@ def summarize(vals: list[float]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--engines", default="frr")
+    ap.add_argument("--engines", default="frr,bird,exabgp")
     ap.add_argument("--exabgp", default="1,0.1")
     ap.add_argument("--cases", default="1,3,2,floor,killed")
     ap.add_argument("--poll-ms", type=float, default=10)
