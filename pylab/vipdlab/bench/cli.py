@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import threading
@@ -152,13 +151,7 @@ def main() -> int:
     report_idle(idle_rows)
     report_scale_vips(sv)
     report_scale_instances(si)
-    out("")
-    if C.LOAD:
-        out(f"1-min load average during the run (sampled every 10 s): min {min(C.LOAD):.2f}, "
-            f"median {statistics.median(C.LOAD):.2f}, max {max(C.LOAD):.2f} on {os.cpu_count()} CPUs")
-    out(f"total run time: {(time.monotonic() - t_start) / 60:.1f} min")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(C.OUT_LINES) + "\n")
+    C.write_report(args.out, t_start)
     raw = Path(args.out).with_suffix(".json")
     if res:
         raw.write_text(json.dumps({"conditions": cond,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import statistics
 import time
 from pathlib import Path
 
@@ -58,6 +59,17 @@ def _sample_load() -> None:
 def out(line: str = "") -> None:
     print(line, flush=True)
     OUT_LINES.append(line)
+
+
+def write_report(path: str | Path, t_start: float) -> None:
+    """Ends the report (the load during the run, the run time) and writes it to ``path``."""
+    out("")
+    if LOAD:
+        out(f"1-min load average during the run (sampled every 10 s): min {min(LOAD):.2f}, "
+            f"median {statistics.median(LOAD):.2f}, max {max(LOAD):.2f} on {os.cpu_count()} CPUs")
+    out(f"total run time: {(time.monotonic() - t_start) / 60:.1f} min")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("\n".join(OUT_LINES) + "\n")
 
 
 def note(msg: str) -> None:
