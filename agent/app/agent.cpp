@@ -94,14 +94,8 @@ std::unique_ptr<Instance> Agent::make_instance(const config::Instance& cfg,
                                                std::vector<std::string>& errors) {
   Link* link = open_link(cfg.interface, cfg.family, errors);
   if (!link) return nullptr;
-  if (cfg.family == vrrp::Family::V6 && !link->facts.link_local_v6 && !cfg.unicast_src) {
-    errors.push_back("instance " + cfg.name + ": interface " + cfg.interface +
-                     " has no IPv6 link-local address, and VRRP adverts over IPv6 are sent from "
-                     "it (RFC 9568 §5.1.2.1): is IPv6 enabled on it (sysctl "
-                     "net.ipv6.conf." +
-                     cfg.interface + ".disable_ipv6 = 0, addr_gen_mode)?");
-    return nullptr;
-  }
+  // An IPv6 instance on an interface without a link-local address (yet) is not refused: it
+  // waits in FAULT (Instance::missing_source) until on_address_event sees one appear.
   const auto& primary = link->facts.primary_v4;
   if (cfg.family == vrrp::Family::V4 && !primary && !cfg.unicast_src) {
     // Was the only address one of our VIPs? Then the operator configured the node's own address
@@ -292,6 +286,9 @@ void Agent::on_link_event(const InterfaceFacts& event) {
         attach(*link, *info);
         install_advert_filters(links_, instances_);
         spdlog::info("interface {} is back (index {})", name, info->index);
+        // Its address (the IPv6 link-local one above all) may differ from before.
+        for (auto& inst : instances_)
+          if (&inst->link() == link.get()) inst->source_changed();
       } catch (const std::exception& e) {
         spdlog::error("interface {} is back but cannot be used: {}", name, e.what());
         link->channel.reset();
@@ -323,9 +320,29 @@ void Agent::on_address_event(const AddressEvent& event) {
     else
       addresses_->erase({event.ifindex, event.prefix});
   }
+  if (event.prefix.address.is_link_local_v6()) reread_link_local(event.ifindex);
   if (event.added) return;
   for (auto& inst : instances_)
     if (inst->link().facts.index == event.ifindex) inst->vip_removed(event.prefix);
+}
+
+void Agent::reread_link_local(int ifindex) {
+  bool changed = false;
+  for (auto& [key, link] : links_) {
+    if (key.second != vrrp::Family::V6 || link->facts.index != ifindex) continue;
+    std::string error;
+    const auto info = platform_.lookup_interface(key.first, error, configured_vips());
+    if (!info || info->index != ifindex) continue;  // gone or renumbered: on_link_event's job
+    if (info->link_local_v6 == link->facts.link_local_v6) continue;
+    spdlog::info("interface {}: IPv6 advert source {} (was {})", key.first,
+                 info->link_local_v6 ? info->link_local_v6->to_string() : "none",
+                 link->facts.link_local_v6 ? link->facts.link_local_v6->to_string() : "none");
+    link->facts.link_local_v6 = info->link_local_v6;
+    for (auto& inst : instances_)
+      if (&inst->link() == link.get()) inst->source_changed();
+    changed = true;
+  }
+  if (changed) sync_groups();
 }
 
 void Agent::on_resync() {
@@ -345,6 +362,8 @@ void Agent::on_resync() {
     }
     on_link_event(ev);
   }
+  for (const auto& [key, link] : links_)
+    if (key.second == vrrp::Family::V6) reread_link_local(link->facts.index);
   for (auto& inst : instances_) inst->resync();
   sync_groups();
 }

@@ -61,6 +61,9 @@ class Agent {
   void on_readable(Link& link);
   void on_link_event(const InterfaceFacts& event);
   void on_address_event(const AddressEvent& event);
+  /// Re-reads the IPv6 link-local address (the advert source) of the IPv6 links on `ifindex`
+  /// after an address event for fe80::/10, and tells their instances when it changed.
+  void reread_link_local(int ifindex);
   void on_resync();
   /// Reads every address once (start, lost events); failures are counted, the set is unknown.
   void read_addresses();

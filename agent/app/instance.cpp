@@ -95,7 +95,10 @@ void Instance::start() {
   // DESIGN.md §5: a VIP left over from a crash is removed before the first election, so that it
   // is never in two places.
   vips_.remove_leftovers();
-  if (!link_.usable) fault_.set_link("interface " + link_.facts.name + " is down");
+  if (!link_.usable)
+    fault_.set_link("interface " + link_.facts.name + " is down");
+  else if (auto why = missing_source())
+    fault_.set_link(*why);
   if (auto edge = fault_.edge()) feed(*edge);
   feed(vrrp::event::PriorityChanged{weighted_.effective});
   feed(vrrp::event::Startup{});
@@ -346,7 +349,24 @@ void Instance::set_drained(bool drained, const std::string& why) {
 }
 
 void Instance::link_changed(bool usable, const std::string& why) {
-  fault_.set_link(usable ? std::nullopt : std::optional<std::string>(why));
+  // Up again is not enough over IPv6: the link-local address comes back after the link.
+  fault_.set_link(usable ? missing_source() : std::optional<std::string>(why));
+  apply_fault();
+}
+
+std::optional<std::string> Instance::missing_source() const {
+  if (cfg_.family != vrrp::Family::V6 || cfg_.unicast_src || link_.own_source())
+    return std::nullopt;
+  return "interface " + link_.facts.name +
+         " has no IPv6 link-local address (yet): VRRP adverts over IPv6 are sent from it "
+         "(RFC 9568 §5.1.2.1); waiting for one (is IPv6 enabled on it? sysctl net.ipv6.conf." +
+         link_.facts.name + ".disable_ipv6 = 0)";
+}
+
+void Instance::source_changed() {
+  machine_.set_primary_address(source_of(cfg_, link_));
+  if (!link_.usable) return;  // the link's own fault stands; link_changed() re-checks
+  fault_.set_link(missing_source());
   apply_fault();
 }
 
@@ -376,6 +396,7 @@ std::optional<std::string> Instance::own_fault() const {
   // Before start() the link's state is not in the latch yet (start() puts it there).
   if (!link_.usable && machine_.state() == vrrp::State::Init)
     return "interface " + link_.facts.name + " is down";
+  if (machine_.state() == vrrp::State::Init) return missing_source();
   return std::nullopt;
 }
 

@@ -64,6 +64,9 @@ class Instance {
   [[nodiscard]] const AdvertTrust& trust() const { return trust_; }
   /// Link state of our interface changed (or it vanished: usable = false).
   void link_changed(bool usable, const std::string& why);
+  /// The link's advert source (its IPv6 link-local address) appeared, changed or went away:
+  /// the instance sends from the new one, or waits in FAULT while there is none.
+  void source_changed();
   /// One of our VIPs disappeared from the interface (netlink DELADDR or resync).
   void vip_removed(const vrrp::IpPrefix& vip);
   /// Re-reads and repairs after lost netlink events.
@@ -79,6 +82,9 @@ class Instance {
   void group_takeover(const std::string& why);
   /// The instance's own fault (its interface, a vital check), if any: what its group follows.
   [[nodiscard]] std::optional<std::string> own_fault() const;
+  /// Why this instance has no advert source on its link (IPv6 without a link-local address and
+  /// without unicast_src), or nullopt.
+  [[nodiscard]] std::optional<std::string> missing_source() const;
 
   /// Applies a new config for the same instance when only "soft" keys changed (priority, track,
   /// notify, garp): no restart, no flap. Returns false when the change needs a restart.

@@ -3,6 +3,7 @@
 
 #include <linux/capability.h>
 #include <linux/if.h>
+#include <linux/if_addr.h>
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -28,6 +29,8 @@ struct AddrScan {
 
 void scan_link_local(AddrScan* scan, rtnl_addr* a) {
   if (scan->link_local) return;
+  // Not usable as a source yet (DAD running) or ever (DAD failed): a later RTM_NEWADDR says when.
+  if ((rtnl_addr_get_flags(a) & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) != 0) return;
   nl_addr* local = rtnl_addr_get_local(a);
   if (local == nullptr || nl_addr_get_len(local) != 16) return;
   std::array<std::uint8_t, 16> b{};

@@ -620,4 +620,9 @@ void StateMachine::note_peer(const IpAddress& source, Actions& out) {
   }
 }
 
+void StateMachine::set_primary_address(const IpAddress& address) {
+  if (master_.address && *master_.address == params_.primary_address) master_.address = address;
+  params_.primary_address = address;
+}
+
 }  // namespace vipd::vrrp

@@ -176,6 +176,9 @@ class StateMachine {
 
   [[nodiscard]] State state() const { return state_; }
   [[nodiscard]] const InstanceParams& params() const { return params_; }
+  /// This router's own address changed (the IPv6 link-local address appeared or was replaced):
+  /// used from the next advert and comparison on. No event, no action.
+  void set_primary_address(const IpAddress& address);
   /// The priority we advertise: base for the owner, else the weighted effective priority.
   [[nodiscard]] std::uint8_t effective_priority() const { return effective_priority_; }
   /// Master_Adver_Interval: ours when master, learnt from the master's adverts when backup (v3).

@@ -34,6 +34,7 @@ IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 /// Everything the fakes saw, in order: "add", "remove", "announce", "advert N".
 struct Journal {
   std::vector<std::string> lines;
+  std::optional<IpAddress> last_source;  // of the last advert sent
   [[nodiscard]] std::ptrdiff_t index(const std::string& line) const {
     for (std::size_t i = 0; i < lines.size(); ++i)
       if (lines[i] == line) return static_cast<std::ptrdiff_t>(i);
@@ -101,6 +102,7 @@ class RecordingChannel final : public vipd::app::AdvertChannel {
     const auto r = vipd::vrrp::decode(message, {source, destination}, {});
     REQUIRE(r.ok());
     journal_.lines.push_back("advert " + std::to_string(r.decoded->advert.priority));
+    journal_.last_source = source;
     return 0;
   }
   std::optional<vipd::vrrp::Datagram> receive() override { return std::nullopt; }
@@ -423,6 +425,58 @@ TEST_CASE("an action that fails once leaves FAULT after the retry delay",
   rig.sched.advance(10s);
   CHECK(rig.state() == State::Master);
   CHECK_FALSE(rig.inst->fault());
+}
+
+TEST_CASE(
+    "an IPv6 instance without a link-local address waits in FAULT, starts when one appears and "
+    "follows a changed one",
+    "[instance][ipv6]") {
+  auto cfg = web();
+  cfg.family = vipd::vrrp::Family::V6;
+  cfg.vips = {*IpPrefix::parse("2001:db8::100/64")};
+  Rig rig(web());
+  rig.link.family = vipd::vrrp::Family::V6;
+  rig.link.facts.primary_v4.reset();
+  rig.link.facts.link_local_v6.reset();  // e.g. IPv6 disabled on the interface at start
+  rig.inst = std::make_unique<Instance>(cfg, rig.link, rig.sched, rig.table, rig.agent_stats);
+  REQUIRE(rig.inst->own_fault());
+  CHECK(rig.inst->own_fault()->find("no IPv6 link-local address") != std::string::npos);
+  rig.inst->start();
+  CHECK(rig.state() == State::Fault);
+  REQUIRE(rig.inst->fault());
+  CHECK(rig.inst->fault()->find("no IPv6 link-local address") != std::string::npos);
+  rig.sched.advance(5s);
+  CHECK(rig.state() == State::Fault);
+  CHECK_FALSE(rig.journal.has("advert 100"));  // nothing sent without a source
+  // The link is (again) up, but the link-local address is not there yet: still FAULT.
+  rig.inst->link_changed(true, "interface eth0 is up");
+  CHECK(rig.state() == State::Fault);
+
+  // It appears (RTM_NEWADDR): the instance starts, and sends from it.
+  rig.link.facts.link_local_v6 = ip("fe80::1");
+  rig.inst->source_changed();
+  CHECK_FALSE(rig.inst->fault());
+  CHECK(rig.state() == State::Backup);
+  rig.sched.advance(5s);
+  CHECK(rig.state() == State::Master);
+  CHECK(rig.journal.has("advert 100"));
+  CHECK(rig.journal.last_source == ip("fe80::1"));
+  CHECK(rig.inst->machine().params().primary_address == ip("fe80::1"));
+
+  // Replaced by another one: the MASTER stays MASTER and uses the new one.
+  rig.link.facts.link_local_v6 = ip("fe80::2");
+  rig.inst->source_changed();
+  CHECK(rig.state() == State::Master);
+  rig.sched.advance(1s);
+  CHECK(rig.journal.last_source == ip("fe80::2"));
+  CHECK(rig.inst->machine().params().primary_address == ip("fe80::2"));
+  CHECK(rig.inst->machine().master().address == ip("fe80::2"));
+
+  // Gone (deleted) while the link is up: FAULT again, with the reason.
+  rig.link.facts.link_local_v6.reset();
+  rig.inst->source_changed();
+  CHECK(rig.state() == State::Fault);
+  CHECK(rig.inst->fault()->find("no IPv6 link-local address") != std::string::npos);
 }
 
 TEST_CASE("a VIP removed by someone else while MASTER is put back and announced",
