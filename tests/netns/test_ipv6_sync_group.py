@@ -11,8 +11,10 @@ follow. preempt on, 100 ms adverts, group_size = 2.
   2. nginx killed on A: BOTH VIPs move to B (web6 follows web4 into FAULT); C served by B.
   3. nginx back on A: both come back to A (preempt).
   4. A's link loses its carrier: both on B. Carrier back: both back on A.
-`ip -ts monitor address` in each node records every VIP change throughout; at no moment may the
-IPv4 VIP be only on one node and the IPv6 VIP only on the other.
+`ip -ts monitor address` in each node records every VIP change throughout (kernel event times): the
+IPv4 VIP only on one node and the IPv6 VIP only on the other may last a moment inside one move
+(the members move in one loop turn, not atomically; seen: 0 to a few ms), never 50 ms (a member
+left behind would stay there for at least an advert interval).
 Exit 0 pass, 1 fail, 77 skipped."""
 
 import datetime
@@ -28,6 +30,7 @@ from vipdlab.vipd import API, Figures, run_test, status, step
 
 FIG = Figures("test_ipv6_sync_group")
 VIP4, VIP6 = "198.18.0.100", "2001:db8::100"
+SPLIT_BOUND_MS = 50.0
 ADDR6 = {"a": "2001:db8::11/64", "b": "2001:db8::12/64", "c": "2001:db8::50/64"}
 
 
@@ -81,18 +84,25 @@ class Sampler:
             p.wait()
 
     def splits(self):
-        """Moments when VIP4 is only on one node and VIP6 only on the other."""
+        """[(start, duration s)] of the intervals when VIP4 is only on one node and VIP6 only on
+        the other (kernel event times)."""
         with self.lock:
             merged = sorted(self.events)
-        last, out = {}, []
+        last, out, start = {}, [], None
         for t, label, four, six in merged:
             last[label] = (four, six)
             if len(last) < 2:
                 continue
             on4 = {n for n, (f, _) in last.items() if f}
             on6 = {n for n, (_, x) in last.items() if x}
-            if on4 and on6 and not (on4 & on6):
-                out.append((t, on4, on6))
+            split = bool(on4 and on6 and not (on4 & on6))
+            if split and start is None:
+                start = t
+            elif not split and start is not None:
+                out.append((start, t - start))
+                start = None
+        if start is not None:
+            out.append((start, float("inf")))
         return out
 
 
@@ -156,11 +166,16 @@ def body(lab):
     finally:
         sampler.stop()
     split = sampler.splits()
+    longest = max((d for _, d in split), default=0.0) * 1000
     FIG.text("vip_events", str(len(sampler.events) - 2))
-    FIG.text("split_moments", str(len(split)))
+    FIG.add("longest_split", longest, f"{len(split)} split interval(s)")
     # 4 moves of 2 VIPs, each an add on one node and a delete on the other: 16 events.
     assert len(sampler.events) - 2 >= 16, f"the monitors saw only {len(sampler.events) - 2} events"
-    assert not split, f"the VIPs were on different nodes at {len(split)} moment(s): {split[:3]}"
+    # The members move in one loop turn, not atomically: the kernel may show one VIP moved a
+    # fraction of a millisecond before the other. A member left behind would stay split for at
+    # least an advert interval (100 ms).
+    assert longest < SPLIT_BOUND_MS, \
+        f"the VIPs were on different nodes for {longest:.1f} ms (intervals {split[:3]})"
     va.expect_alive()
     vb.expect_alive()
 
