@@ -93,8 +93,8 @@ std::unique_ptr<app::Watcher> LinuxPlatform::watcher(app::Watcher::Handlers hand
 app::ResetConnections LinuxPlatform::reset_connections() { return net::reset_connections; }
 
 std::unique_ptr<app::RouteTable> LinuxPlatform::route_table(std::uint32_t table,
-                                                            std::uint8_t protocol) {
-  return std::make_unique<net::NetlinkRouteTable>(table, protocol);
+                                                            std::uint8_t protocol, bool add_first) {
+  return std::make_unique<net::NetlinkRouteTable>(table, protocol, add_first);
 }
 
 const vrrp::auth::HmacSha256* LinuxPlatform::hmac() const {

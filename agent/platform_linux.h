@@ -18,7 +18,8 @@ class LinuxPlatform final : public app::Platform {
   std::unique_ptr<app::Announcer> announcer(const app::InterfaceFacts& link) override;
   std::unique_ptr<app::Watcher> watcher(app::Watcher::Handlers handlers) override;
   app::ResetConnections reset_connections() override;
-  std::unique_ptr<app::RouteTable> route_table(std::uint32_t table, std::uint8_t protocol) override;
+  std::unique_ptr<app::RouteTable> route_table(std::uint32_t table, std::uint8_t protocol,
+                                               bool add_first) override;
   [[nodiscard]] const vrrp::auth::HmacSha256* hmac() const override;
 };
 

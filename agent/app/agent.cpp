@@ -147,7 +147,7 @@ std::optional<Agent::RouteJob> Agent::make_route_job(const config::Instance& cfg
                                                      std::vector<std::string>& errors) {
   RouteJob job;
   try {
-    job.table = platform_.route_table(cfg.route.table, cfg.route.protocol);
+    job.table = platform_.route_table(cfg.route.table, cfg.route.protocol, cfg.route.add_first);
   } catch (const std::exception& e) {
     errors.push_back("instance " + cfg.name + " (route): " + e.what());
     return std::nullopt;

@@ -240,9 +240,12 @@ class Platform {
   virtual std::unique_ptr<Watcher> watcher(Watcher::Handlers handlers) = 0;
   virtual ResetConnections reset_connections() = 0;
   /// Route mode: the routes in `table` with `protocol`. Throws when netlink cannot be opened.
-  virtual std::unique_ptr<RouteTable> route_table(std::uint32_t table, std::uint8_t protocol) {
+  /// `add_first`: a new metric is added before the old route is deleted (RouteTable::install).
+  virtual std::unique_ptr<RouteTable> route_table(std::uint32_t table, std::uint8_t protocol,
+                                                  bool add_first = false) {
     (void)table;
     (void)protocol;
+    (void)add_first;
     throw std::runtime_error("route mode is not available on this platform");
   }
   /// HMAC-SHA256 for auth_hmac (issue 12); null when the platform has none (test fakes), and

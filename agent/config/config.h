@@ -69,10 +69,14 @@ struct Track {
 /// issue 16, docs/route-mode.md).
 enum class InstanceMode : std::uint8_t { Vrrp, Route };
 
-/// `route = { table = N, protocol = P }` of a route-mode instance.
+/// `route = { table = N, protocol = P, replace = "delete-first" }` of a route-mode instance.
 struct RouteOptions {
   std::uint32_t table = 0;    // 1..2^32-2, never local (255), main (254) or default (253)
   std::uint8_t protocol = 0;  // rtm_protocol of vipd's routes; never one zebra or BIRD owns
+  /// How a new metric replaces the route (one netlink datagram either way): delete the old, then
+  /// add the new (default; what FRR's zebra needs), or add the new, then delete the old (what
+  /// BIRD's kernel protocol needs to re-export without a withdrawal). docs/route-mode.md.
+  bool add_first = false;
   friend bool operator==(const RouteOptions&, const RouteOptions&) = default;
 };
 

@@ -70,7 +70,7 @@ void read_route_table(TableReader& parent, Instance& in, Diags& diags) {
     return;
   }
   TableReader r(*tbl, "route", diags);
-  r.reject_unknown({"table", "protocol"});
+  r.reject_unknown({"table", "protocol", "replace"});
   std::int64_t table = 0;
   // RT_TABLE_UNSPEC (0) is no table; 2^32-1 is RT_TABLE_MAX, kept out as iproute2 does.
   if (r.integer("table", 1, 4'294'967'294LL, table, true)) {
@@ -87,6 +87,19 @@ void read_route_table(TableReader& parent, Instance& in, Diags& diags) {
                                             " (99 is a good choice)");
     } else {
       in.route.protocol = static_cast<std::uint8_t>(protocol);
+    }
+  }
+  std::string replace = "delete-first";
+  if (r.string("replace", replace)) {
+    if (replace == "add-first") {
+      in.route.add_first = true;
+    } else if (replace != "delete-first") {
+      diags.error(r.pos_of("replace"),
+                  "route replace = \"" + replace +
+                      "\": expected \"delete-first\" (default; FRR's zebra withdraws the prefix "
+                      "when one of two metrics goes) or \"add-first\" (BIRD: re-exports without "
+                      "a withdrawal)" +
+                      did_you_mean(replace, {"delete-first", "add-first"}));
     }
   }
 }

@@ -90,8 +90,8 @@ std::string explain(const Request& r, int kernel_error) {
 
 }  // namespace
 
-NetlinkRouteTable::NetlinkRouteTable(std::uint32_t table, std::uint8_t protocol)
-    : table_(table), protocol_(protocol) {
+NetlinkRouteTable::NetlinkRouteTable(std::uint32_t table, std::uint8_t protocol, bool add_first)
+    : table_(table), protocol_(protocol), add_first_(add_first) {
   const unsigned lo = if_nametoindex("lo");
   if (lo == 0) throw std::runtime_error("route mode needs the loopback interface 'lo'");
   lo_ = static_cast<int>(lo);
@@ -173,13 +173,18 @@ std::string describe(const vrrp::IpPrefix& vip, std::uint32_t metric, std::uint3
 app::RouteOpResult NetlinkRouteTable::install(const vrrp::IpPrefix& vip, std::uint32_t metric,
                                               std::optional<std::uint32_t> replaces) {
   std::vector<Request> batch;
-  // The old route goes first, in the same datagram (see route_table.h for why this order).
-  if (replaces && *replaces != metric) {
-    auto old = make_route(vip, table_, protocol_, *replaces, RTN_UNICAST, lo_);
-    batch.push_back(build(old.get(), true, describe(vip, *replaces, table_, "removing")));
-  }
+  // The old route goes first (add_first_: last), in the same datagram (route_table.h: why).
   auto fresh = make_route(vip, table_, protocol_, metric, RTN_UNICAST, lo_);
   batch.push_back(build(fresh.get(), false, describe(vip, metric, table_, "installing")));
+  if (replaces && *replaces != metric) {
+    auto old = make_route(vip, table_, protocol_, *replaces, RTN_UNICAST, lo_);
+    auto del = build(old.get(), true, describe(vip, *replaces, table_, "removing"));
+    if (add_first_) {
+      batch.push_back(std::move(del));
+    } else {
+      batch.insert(batch.begin(), std::move(del));
+    }
+  }
   auto error = send_batch(requests_, seq_, batch);
   return {error.empty(), std::move(error)};
 }

@@ -19,7 +19,7 @@ namespace vipd::net {
 class NetlinkRouteTable final : public app::RouteTable {
  public:
   /// Opens two NETLINK_ROUTE sockets (requests, dumps); throws std::runtime_error on failure.
-  NetlinkRouteTable(std::uint32_t table, std::uint8_t protocol);
+  NetlinkRouteTable(std::uint32_t table, std::uint8_t protocol, bool add_first = false);
   ~NetlinkRouteTable() override;
   NetlinkRouteTable(const NetlinkRouteTable&) = delete;
   NetlinkRouteTable& operator=(const NetlinkRouteTable&) = delete;
@@ -33,7 +33,10 @@ class NetlinkRouteTable final : public app::RouteTable {
   /// bgpd) and never re-announce the surviving route, so the VIP vanishes from BGP; delete-
   /// then-add in one datagram gives bgpd a single "Rx route ADD" with the new metric (0 DELs over
   /// 11 changes). Between the two messages the kernel table is empty for microseconds; nothing
-  /// forwards by it (the node answers through its `local` route).
+  /// forwards by it (the node answers through its `local` route). With `add_first` (route
+  /// replace = "add-first") the order is reversed: BIRD's kernel protocol keeps both metrics it
+  /// learns and exports the survivor without a withdrawal, while delete-first makes it send a
+  /// withdrawal and the new MED back to back (measured, docs/route-mode.md).
   app::RouteOpResult install(const vrrp::IpPrefix& vip, std::uint32_t metric,
                              std::optional<std::uint32_t> replaces) override;
   app::RouteOpResult withdraw(const vrrp::IpPrefix& vip, std::uint32_t metric) override;
@@ -46,6 +49,7 @@ class NetlinkRouteTable final : public app::RouteTable {
  private:
   std::uint32_t table_;
   std::uint8_t protocol_;
+  bool add_first_ = false;
   int lo_ = 1;
   std::uint32_t seq_ = 1;
   struct nl_sock* requests_ = nullptr;

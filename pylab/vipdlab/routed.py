@@ -429,9 +429,10 @@ class RoutedLab(Lab):
 
 def routed_vipd_config(lab: Lab, node: Node, priority: int, pidfile: Path | None = None,
                        api_listen: str = "127.0.0.1:9555", extra_check: str = "",
-                       extra_track: str = "") -> str:
+                       extra_track: str = "", route_extra: str = "") -> str:
     """vipd route mode for ROUTE_VIP on ``node``: nginx's pidfile check (weight 0: nginx gone →
-    route withdrawn). ``pidfile`` defaults to the lab nginx's (lab.start_nginx)."""
+    route withdrawn). ``pidfile`` defaults to the lab nginx's (lab.start_nginx); ``route_extra``
+    is appended inside ``route = { ... }`` (e.g. ', replace = "add-first"' for BIRD)."""
     pidfile = pidfile or (lab.dir / f"nginx-{node.name}" / "nginx.pid")
     state = lab.dir / f"vipd-state-{node.name}"
     return f"""
@@ -451,7 +452,7 @@ mode = "route"
 vips = ["{ROUTE_VIP}/32"]
 priority = {priority}
 track = [ {{ check = "nginx-pid", weight = 0 }}{extra_track} ]
-route = {{ table = {ROUTE_TABLE}, protocol = {ROUTE_PROTOCOL} }}
+route = {{ table = {ROUTE_TABLE}, protocol = {ROUTE_PROTOCOL}{route_extra} }}
 """
 
 

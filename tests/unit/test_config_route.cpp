@@ -193,3 +193,23 @@ instances = ["vrrp", "web"]
   // The VRRP member alone is not the problem.
   CHECK_FALSE(has(r, 15, 14, "route mode"));
 }
+
+TEST_CASE("config route: replace is delete-first (FRR) by default, add-first for BIRD",
+          "[config][route]") {
+  const auto def = load(route_inst("route = { table = 198, protocol = 99 }"));
+  REQUIRE(def.ok());
+  CHECK_FALSE(def.config->instances.at(0).route.add_first);
+  const auto add =
+      load(route_inst("route = { table = 198, protocol = 99, replace = \"add-first\" }"));
+  INFO(dump(add));
+  REQUIRE(add.ok());
+  CHECK(add.config->instances.at(0).route.add_first);
+  const auto del =
+      load(route_inst("route = { table = 198, protocol = 99, replace = \"delete-first\" }"));
+  REQUIRE(del.ok());
+  CHECK_FALSE(del.config->instances.at(0).route.add_first);
+  const auto bad = load(route_inst("route = { table = 198, protocol = 99, replace = \"add\" }"));
+  INFO(dump(bad));
+  CHECK_FALSE(bad.ok());
+  CHECK(has(bad, 5, 49, "expected \"delete-first\" (default; FRR's zebra"));
+}

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -118,7 +119,10 @@ TEST_CASE("route table: a metric change never leaves two routes in the table", "
     }
   });
   std::uint32_t metric = 106;
-  for (int i = 0; i < 400; ++i) {
+  // At least 400 changes, and on until the reader has looked 200 times (a loaded machine).
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int i = 0; i < 400 || (reads.load() < 200 && std::chrono::steady_clock::now() < until);
+       ++i) {
     const std::uint32_t next = metric == 106 ? 166 : 106;
     const auto r = routes.install(vip, next, metric);
     if (!r.ok) {
@@ -136,6 +140,39 @@ TEST_CASE("route table: a metric change never leaves two routes in the table", "
   // A reader may catch the microseconds between the two messages (zero): FRR's zebra, which
   // drains the notifications before it acts, sees one replacement (netns/test_route_frr).
   CHECK(two.load() == 0);
+  CHECK(routes.installed(vip) == std::vector<std::uint32_t>{metric});
+}
+
+TEST_CASE("route table: add-first (BIRD) never leaves the VIP without a route", "[route][netns]") {
+  PrivateNetns ns;
+  NetlinkRouteTable routes(198, 99, /*add_first=*/true);
+  NetlinkRouteTable observer(198, 99);
+  const auto vip = pfx("198.19.0.100/32");
+  REQUIRE(routes.install(vip, 106, std::nullopt).ok);
+  std::atomic<bool> done{false};
+  std::atomic<int> zero{0};
+  std::atomic<int> reads{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      if (observer.installed(vip).empty()) ++zero;
+      ++reads;
+    }
+  });
+  std::uint32_t metric = 106;
+  bool ok = true;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int i = 0;
+       ok && (i < 400 || (reads.load() < 200 && std::chrono::steady_clock::now() < until)); ++i) {
+    const std::uint32_t next = metric == 106 ? 166 : 106;
+    ok = routes.install(vip, next, metric).ok;
+    metric = next;
+  }
+  done = true;
+  reader.join();
+  REQUIRE(ok);
+  INFO("reads " << reads.load());
+  CHECK(reads.load() > 100);
+  CHECK(zero.load() == 0);  // the new route is in before the old one goes
   CHECK(routes.installed(vip) == std::vector<std::uint32_t>{metric});
 }
 
