@@ -3,10 +3,12 @@
 
     tools/demo.py                       # vipd ($VIPD_BIN, else build-demo/vipd, else build/vipd)
     tools/demo.py --speaker keepalived  # the same story with keepalived, for comparison
+    tools/demo.py --ipv6                # the same over IPv6: VIP 2001:db8::100, VRRPv3 on ff02::12
     tools/demo.py --keep                # leave the lab running to explore
     tools/demo.py --teardown            # remove a lab left by --keep (or by a crashed run)
 
-It prints a live timeline — which node answers http://198.18.0.100/ from the client namespace,
+It prints a live timeline — which node answers http://198.18.0.100/ (with --ipv6
+http://[2001:db8::100]/) from the client namespace,
 and the speakers' state-change log lines — then fails the master, shows the takeover, restores it,
 shows the failback and prints a summary. Runs as root (network namespaces). Exit 0 on success."""
 
@@ -23,7 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 import vipdlab as labmod
-from vipdlab import VIP, VIP_CIDR, Lab, keepalived_config, vipd_config, wait_for
+from vipdlab import (VIP, VIP6, VIP6_CIDR, VIP_CIDR, Lab, keepalived_config, url_host,
+                     vipd_config, wait_for)
+from vipdlab.netns import IPV6_NO_DAD
 API = "127.0.0.1:9555"  # vipd's /status, /metrics inside each node's namespace
 STEADY = 50             # answers in a row from one node = "settled" (0.5 s at 10 ms)
 TAKEOVER_DEADLINE = 10  # s; generous: the demo is about showing the number, not judging it
@@ -110,6 +114,8 @@ class Demo:
     def __init__(self, args):
         self.args = args
         self.speaker = args.speaker
+        # --ipv6: the nodes also get 2001:db8::11, ::12, ::50 /64 and the VIP is IPv6 (LAB.md)
+        self.vip, self.vip_cidr = (VIP6, VIP6_CIDR) if args.ipv6 else (VIP, VIP_CIDR)
         self.results: list[tuple[str, str, float | None, dict]] = []
 
     # -- speakers --------------------------------------------------------------------------
@@ -122,8 +128,9 @@ class Demo:
                 script = (f'vrrp_script nginx_alive {{\n    script "/bin/sh -c \'kill -0 '
                           f'$(cat {pidfile})\'"\n    interval 1\n    fall 1\n    rise 1\n}}\n')
                 return keepalived_config(node, priority, advert=advert_s, scripts=script,
+                                         vips=(self.vip_cidr,),
                                          extra_instance="    track_script {\n        nginx_alive\n    }\n")
-            return keepalived_config(node, priority, advert=advert_s)
+            return keepalived_config(node, priority, advert=advert_s, vips=(self.vip_cidr,))
         extra_i = extra = ""
         if self.args.failover == "stop-nginx":
             extra_i = 'track = [ { check = "nginx-pid", weight = 0 } ]'
@@ -131,7 +138,7 @@ class Demo:
                      f'pidfile = "{self.nginx[node.name].pidfile}"\n')
         return vipd_config(node, priority, advert=self.args.advert, group_size=self.args.group_size,
                            checksum=self.args.checksum, api_listen=API, extra_instance=extra_i,
-                           extra=extra)
+                           extra=extra, vips=(self.vip_cidr,))
 
     def start_speaker(self, node, priority: int):
         if self.speaker == "keepalived":
@@ -171,14 +178,16 @@ class Demo:
     # -- the story -------------------------------------------------------------------------
     def run(self) -> int:
         args = self.args
-        with Lab(keep=args.keep, quiet=True) as lab:
+        with Lab(keep=args.keep, quiet=True, sysctls=IPV6_NO_DAD if args.ipv6 else None) as lab:
             self.lab = lab
+            if args.ipv6:
+                lab.add_ipv6_all()
             self.nginx, self.speakers = {}, {}
             self.narrator = n = Narrator(time.monotonic())
             n.start()
             print(f"lab {lab.prefix}: namespaces {', '.join(lab.namespaces)}; files in {lab.dir}")
             print(f"  {lab.a.label} {lab.a.addr}   {lab.b.label} {lab.b.addr}   "
-                  f"client {lab.c.addr}   VIP {VIP}\n")
+                  f"client {lab.c.addr}   VIP {self.vip}\n")
             try:
                 self.story()
             except AssertionError as e:
@@ -203,24 +212,24 @@ class Demo:
         self.nginx["a"] = lab.start_nginx(a)
         self.nginx["b"] = lab.start_nginx(b)
         n.step(f"starting {self.speaker} on node-a (priority 150) and node-b (priority 100), "
-               f"advert {args.advert}, VIP {VIP_CIDR}")
+               f"advert {args.advert}, VIP {self.vip_cidr}")
         self.start_speaker(a, 150)
         self.start_speaker(b, 100)
-        self.poller = n.poller = lab.poller()
-        wait_for(lambda: lab.has_vip(a, VIP), TAKEOVER_DEADLINE, "node-a to hold the VIP")
+        self.poller = n.poller = lab.poller(self.vip)
+        wait_for(lambda: lab.has_vip(a, self.vip), TAKEOVER_DEADLINE, "node-a to hold the VIP")
         self.poller.wait_served_by("node-a", TAKEOVER_DEADLINE, consecutive=STEADY)
-        n.say(f"settled: VIP on {', '.join(lab.vip_holders())}; client served by node-a")
+        n.say(f"settled: VIP on {', '.join(lab.vip_holders(self.vip))}; client served by node-a")
 
         failover = self.FAILOVERS[args.failover]
         for _ in range(args.rounds):
             restore_what, restore = failover(self, a)
             self.measure(self.event, self.t0, "node-b")
-            n.say(f"VIP now on: {', '.join(lab.vip_holders()) or 'nobody'}")
+            n.say(f"VIP now on: {', '.join(lab.vip_holders(self.vip)) or 'nobody'}")
 
             self.begin(restore_what)
             restore()
             self.measure(self.event, self.t0, "node-a")
-            n.say(f"VIP now on: {', '.join(lab.vip_holders()) or 'nobody'}")
+            n.say(f"VIP now on: {', '.join(lab.vip_holders(self.vip)) or 'nobody'}")
 
     def measure(self, event: str, t0: float, target: str) -> None:
         first = self.poller.wait_served_by(target, TAKEOVER_DEADLINE, since=t0)
@@ -232,7 +241,8 @@ class Demo:
         self.results.append((event, target, took, stats))
 
     def summary(self) -> None:
-        print("\nsummary" + (f" ({self.speaker}, advert {self.args.advert})"))
+        print("\nsummary" + (f" ({self.speaker}, advert {self.args.advert}, "
+                             f"{'IPv6' if self.args.ipv6 else 'IPv4'})"))
         w = max([len(e) for e, *_ in self.results] + [5])
         print(f"  {'event':<{w}}  {'served by':<9}  {'after':>8}  {'failed fast':>11}  {'hung':>4}")
         for event, target, took, st in self.results:
@@ -250,9 +260,9 @@ class Demo:
                    f"\n  ip netns exec {lab.b.ns} curl -s http://{API}/metrics | grep vipd_vrrp_state")
         print(f"""
 The lab is still running ({lab.prefix}). Explore:
-  ip netns exec {lab.c.ns} curl http://{VIP}/
+  ip netns exec {lab.c.ns} curl -g http://{url_host(self.vip)}/
   ip -n {lab.a.ns} -br addr; ip -n {lab.b.ns} -br addr
-  ip netns exec {lab.lan} tcpdump -ni br0 vrrp
+  ip netns exec {lab.lan} tcpdump -ni br0 {'ip6 proto 112' if self.args.ipv6 else 'vrrp'}
   tail -f {' '.join(str(p.log) for p in self.speakers.values())}{api}
 Tear it down:
   {me} --teardown {lab.prefix}""")
@@ -274,6 +284,9 @@ def main() -> int:
     ap.add_argument("--group-size", type=int, default=2,
                     help="vipd group_size (2 enables two-node fast takeover; 0 = unknown)")
     ap.add_argument("--checksum", default="rfc9568", choices=("rfc9568", "pseudo-header"))
+    ap.add_argument("--ipv6", action="store_true",
+                    help="over IPv6: VIP 2001:db8::100/64, adverts from the link-locals to "
+                         "ff02::12, unsolicited NAs")
     ap.add_argument("--rounds", type=int, default=1, help="failover/failback rounds")
     ap.add_argument("--keep", action="store_true", help="leave the lab running at the end")
     ap.add_argument("--teardown", nargs="?", const="", metavar="PREFIX",

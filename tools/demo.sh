@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The live failover demo (README's first command). Run on Debian 12, in a root shell or as a user
 # with sudo (it re-runs itself with sudo):
-#   tools/demo.sh [demo.py options: --keep, --speaker keepalived, --failover ..., --teardown]
+#   tools/demo.sh [demo.py options: --ipv6, --keep, --speaker keepalived, --failover ..., --teardown]
 # Installs what is missing, builds vipd (Release, build-demo/), then runs tools/demo.py: two nginx
 # and two vipd in network namespaces, a client polling the VIP, a failover and a failback.
 set -euo pipefail

@@ -14,7 +14,8 @@ Put ``pylab`` on ``PYTHONPATH`` (ctest does); ``python3 -m vipdlab --teardown`` 
 stale labs.
 """
 
-from vipdlab.configs import LAB_NET, VIP, VIP_CIDR, keepalived_config, vipd_config
+from vipdlab.configs import (ADDR6, LAB_NET, LAB_NET6, VIP, VIP6, VIP6_CIDR, VIP_CIDR,
+                             keepalived_config, url_host, vipd_config)
 from vipdlab.netns import DEFAULT_NODES, STATE_DIR, Lab, Node, teardown
 from vipdlab.nginx import Nginx, nginx_conf
 from vipdlab.processes import (KEEPALIVED, NGINX, SKIP, Capture, Proc, log, require_root_or_skip,
@@ -22,7 +23,8 @@ from vipdlab.processes import (KEEPALIVED, NGINX, SKIP, Capture, Proc, log, requ
 from vipdlab.sampling import Poller, Sample, SampleStream
 
 __all__ = [
-    "LAB_NET", "VIP", "VIP_CIDR", "keepalived_config", "vipd_config",
+    "ADDR6", "LAB_NET", "LAB_NET6", "VIP", "VIP6", "VIP6_CIDR", "VIP_CIDR", "keepalived_config",
+    "url_host", "vipd_config",
     "DEFAULT_NODES", "STATE_DIR", "Lab", "Node", "teardown",
     "Nginx", "nginx_conf",
     "KEEPALIVED", "NGINX", "SKIP", "Capture", "Proc", "log", "require_root_or_skip",

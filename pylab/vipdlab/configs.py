@@ -13,6 +13,16 @@ if TYPE_CHECKING:
 VIP = "198.18.0.100"
 VIP_CIDR = "198.18.0.100/24"
 LAB_NET = ipaddress.ip_network("198.18.0.0/15")
+# IPv6 in the lab: the documentation prefix only (LAB.md); adverts go from the link-locals
+LAB_NET6 = ipaddress.ip_network("2001:db8::/32")
+VIP6 = "2001:db8::100"
+VIP6_CIDR = "2001:db8::100/64"
+ADDR6 = {"a": "2001:db8::11/64", "b": "2001:db8::12/64", "c": "2001:db8::50/64"}
+
+
+def url_host(addr: str) -> str:
+    """``addr`` as the host part of a URL: IPv6 in brackets."""
+    return f"[{addr}]" if ":" in addr else addr
 
 
 def keepalived_config(node: Node, priority: int, vrid: int = 51, advert: float = 0.1,

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from vipdlab.configs import LAB_NET, VIP, VIP_CIDR
+from vipdlab.configs import ADDR6, LAB_NET, LAB_NET6, VIP, VIP_CIDR
 from vipdlab.nginx import Nginx, nginx_conf
 from vipdlab.processes import KEEPALIVED, NGINX, Capture, Proc, _pid_alive, log, vipd_bin, wait_for
 from vipdlab.sampling import Poller
@@ -59,13 +59,16 @@ IPV6_NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accep
 
 def _check_lab_address6(addr: str) -> None:
     net = ipaddress.ip_network(addr, strict=False)
-    if net.version != 6 or not net.subnet_of(ipaddress.ip_network("2001:db8::/32")):
+    if net.version != 6 or not net.subnet_of(LAB_NET6):
         raise ValueError(f"{addr} is outside 2001:db8::/32: the lab's IPv6 range (LAB.md)")
 
 
 def _check_lab_address(addr: str) -> None:
+    """An IPv4 address must be in 198.18.0.0/15, an IPv6 one in 2001:db8::/32 (LAB.md)."""
     ip = ipaddress.ip_interface(addr).ip
-    if ip not in LAB_NET:
+    if ip.version == 6:
+        _check_lab_address6(addr)
+    elif ip not in LAB_NET:
         raise ValueError(f"{addr} is outside 198.18.0.0/15: the lab only uses that range (LAB.md)")
 
 
@@ -316,6 +319,12 @@ class Lab:
                          check=False)
             return "fe80::" in r.stdout and "tentative" not in r.stdout
         wait_for(link_local_ready, timeout, f"an IPv6 link-local address on {node.label}")
+
+    def add_ipv6_all(self, addrs: dict[str, str] = ADDR6) -> None:
+        """``add_ipv6`` on each node named in ``addrs`` (default: A, B, C as 2001:db8::11, ::12,
+        ::50 /64)."""
+        for name, cidr in addrs.items():
+            self.add_ipv6(self.nodes[name], cidr)
 
     def link_local(self, node: Node) -> str:
         """The node's IPv6 link-local address on its lab interface (no prefix length)."""

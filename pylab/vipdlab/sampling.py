@@ -20,12 +20,14 @@ if TYPE_CHECKING:
 _POLLER_SRC = r"""
 import socket, sys, time
 host, port, path, interval, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
-req = f"GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+hh = f"[{host}]" if fam == socket.AF_INET6 else host
+req = f"GET {path} HTTP/1.0\r\nHost: {hh}\r\nConnection: close\r\n\r\n".encode()
 out = sys.stdout
 nxt = time.monotonic()
 while True:
     t0 = time.monotonic()
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect((host, port))
@@ -103,7 +105,7 @@ class SampleStream:
 
 
 class Poller(SampleStream):
-    """Requests ``url`` from node C every ``interval`` (10 ms) with a short timeout.
+    """Requests http://host/ (IPv4 or IPv6 address) from node C every ``interval`` (10 ms) with a short timeout.
 
     Each request is a new TCP connection; the subprocess streams one line per request and a reader
     thread collects them as ``Sample``s. Times are ``time.monotonic()`` values."""

@@ -5,7 +5,7 @@ Not a test itself (ctest only runs ``test_*.py``). Everything here builds on vip
     API / status(node) / inst(node) / state(node) / wait_state(node, "MASTER", timeout)
     metrics(node) / metric(text, name, **labels)      # vipd's /metrics inside the node
     transitions(proc) -> [Transition]                 # parsed from vipd's log
-    VipWatcher(lab, node)                             # netlink RTM_NEWADDR/RTM_DELADDR with
+    VipWatcher(lab, node[, vip])                      # netlink RTM_NEWADDR/RTM_DELADDR (v4+v6) with
         .first("add"|"del", since) -> t               #   CLOCK_MONOTONIC times (one clock with
         .wait("add", since, timeout) -> t             #   the test and the poller)
     skew_ms(prio, advert_ms), master_down_ms(prio, advert_ms)   # RFC 9568 §6.1
@@ -152,7 +152,7 @@ _WATCHER_SRC = r"""
 import socket, struct, sys, time
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-s.bind((0, 0x10))  # RTMGRP_IPV4_IFADDR
+s.bind((0, 0x10 | 0x100))  # RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
 print("ready", flush=True)
 while True:
     data = s.recv(65536)
@@ -171,11 +171,43 @@ while True:
                     break
                 if fam == 2 and atyp in (1, 2) and alen >= 8:  # IFA_ADDRESS, IFA_LOCAL
                     addr = socket.inet_ntoa(data[a + 4:a + 8])
+                elif fam == 10 and atyp in (1, 2) and alen >= 20:  # AF_INET6
+                    addr = socket.inet_ntop(socket.AF_INET6, data[a + 4:a + 20])
                 a += (alen + 3) & ~3
             if addr:
                 print(f"{t:.6f} {'add' if typ == 20 else 'del'} {addr}/{plen} {idx}", flush=True)
         off += (ln + 3) & ~3
 """
+
+
+class _NsReader:
+    """A small Python program (``src``) in a node's namespace whose stdout is read line by line
+    by a thread: it prints "ready" once listening, then one reading per line (``_line``). The
+    start-up shared by VipWatcher and AddressPoller."""
+
+    def _start(self, node: Node, src: str, name: str, *args: str) -> None:
+        self.node = node
+        self._ready = threading.Event()
+        self.proc = node.popen("python3", "-u", "-c", src, *args, name=f"{name}@{node.label}",
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(5):
+            raise AssertionError(f"{name} in {node.label} did not start")
+
+    def _read(self) -> None:
+        for raw in self.proc.popen.stdout:
+            line = raw.decode(errors="replace").split()
+            if line == ["ready"]:
+                self._ready.set()
+            elif line:
+                self._line(line)
+
+    def _line(self, fields: list[str]) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=2)
 
 
 @dataclass(frozen=True)
@@ -185,36 +217,26 @@ class AddrEvent:
     address: str  # "198.18.0.100/24"
 
 
-class VipWatcher:
-    """Follows RTM_NEWADDR/RTM_DELADDR in a node's namespace (IPv4) and timestamps them.
+class VipWatcher(_NsReader):
+    """Follows RTM_NEWADDR/RTM_DELADDR in a node's namespace (IPv4 and IPv6) and timestamps them.
 
     Sharper than polling ``ip addr`` (a VIP removed and re-added within a few ms is seen, and the
-    time is the kernel's notification, not the next poll)."""
+    time is the kernel's notification, not the next poll). ``vip`` may be IPv4 or IPv6 (in
+    ``inet_ntop`` form, e.g. "2001:db8::100")."""
 
     def __init__(self, lab: Lab, node: Node, vip: str = VIP):
-        self.node, self.vip = node, vip.split("/")[0]
+        self.vip = vip.split("/")[0]
         self._events: list[AddrEvent] = []
         self._cond = threading.Condition()
-        self._ready = threading.Event()
-        self.proc = node.popen("python3", "-u", "-c", _WATCHER_SRC, name=f"addrwatch@{node.label}",
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(5):
-            raise AssertionError(f"address watcher in {node.label} did not start")
+        self._start(node, _WATCHER_SRC, "addrwatch")
 
-    def _read(self) -> None:
-        for raw in self.proc.popen.stdout:
-            line = raw.decode(errors="replace").split()
-            if line == ["ready"]:
-                self._ready.set()
-                continue
-            if len(line) != 4:
-                continue
-            ev = AddrEvent(float(line[0]), line[1], line[2])
-            with self._cond:
-                self._events.append(ev)
-                self._cond.notify_all()
+    def _line(self, line: list[str]) -> None:
+        if len(line) != 4:
+            return
+        ev = AddrEvent(float(line[0]), line[1], line[2])
+        with self._cond:
+            self._events.append(ev)
+            self._cond.notify_all()
 
     def events(self, since: float = 0.0, until: float | None = None) -> list[AddrEvent]:
         with self._cond:
@@ -232,9 +254,6 @@ class VipWatcher:
         return wait_for(lambda: self.first(op, since), timeout,
                         f"the VIP to be {'added to' if op == 'add' else 'removed from'} "
                         f"{self.node.label} (netlink)")
-
-    def stop(self) -> None:
-        self.proc.stop(timeout=2)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -363,40 +382,22 @@ while True:
 """
 
 
-class AddressPoller:
+class AddressPoller(_NsReader):
     """Reads every IPv4 address of a node (a netlink RTM_GETADDR dump, what ``ip addr`` does)
     every ``interval`` seconds from a process inside the node's namespace, and keeps the
     readings as ``(time.monotonic(), set of addresses)``. A process in the namespace polls at
     10 ms on a loaded machine where spawning ``ip`` cannot."""
 
     def __init__(self, node: Node, interval: float = 0.010):
-        self.node = node
         self.readings: list[tuple[float, frozenset[str]]] = []
         self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self.proc = node.popen("python3", "-u", "-c", _DUMP_SRC, str(interval),
-                               name=f"addrpoll@{node.label}", stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(5):
-            raise AssertionError(f"address poller in {node.label} did not start")
+        self._start(node, _DUMP_SRC, "addrpoll", str(interval))
 
-    def _read(self) -> None:
-        for raw in self.proc.popen.stdout:
-            line = raw.decode(errors="replace").split()
-            if line == ["ready"]:
-                self._ready.set()
-                continue
-            if not line:
-                continue
-            addrs = frozenset(line[1].split(",")) if len(line) > 1 else frozenset()
-            with self._lock:
-                self.readings.append((float(line[0]), addrs))
+    def _line(self, line: list[str]) -> None:
+        addrs = frozenset(line[1].split(",")) if len(line) > 1 else frozenset()
+        with self._lock:
+            self.readings.append((float(line[0]), addrs))
 
     def snapshot(self) -> list[tuple[float, frozenset[str]]]:
         with self._lock:
             return list(self.readings)
-
-    def stop(self) -> None:
-        self.proc.stop(timeout=2)

@@ -8,14 +8,16 @@ import os
 import signal
 import time
 
-from vipdlab import VIP, Lab, keepalived_config, vipd_config, wait_for
+from vipdlab import Lab, keepalived_config, vipd_config, wait_for
+from vipdlab.netns import IPV6_NO_DAD
 from vipdlab.bench import common as C
 from vipdlab.bench.common import (API, HTTP_FALL, HTTP_INTERVAL_MS, HTTP_TIMEOUT_MS, PHASE_RNG,
                                   POLL_TIMEOUT, PRIO_A, PRIO_B, agent_lines, ilabel, ms, note,
                                   out)
 from vipdlab.bench.hoststats import proc_tree, sched_policies
 from vipdlab.bench.probe import ExitWatcher, FineProbe, account
-from vipdlab.bench.wire import attach_wire_times, crash_takeovers, vrrp_packets, wire_events
+from vipdlab.bench.wire import (CAPTURE_FILTER, attach_wire_times, crash_takeovers, vrrp_packets,
+                                wire_events)
 from vipdlab.vipd import VipWatcher, master_down_ms, skew_ms
 
 
@@ -45,6 +47,7 @@ def vipd_cfg(lab: Lab, node, prio: int, case: str, advert: float) -> str:
                  f'url = "http://127.0.0.1/healthz"\ninterval = "{HTTP_INTERVAL_MS}ms"\n'
                  f'timeout = "{HTTP_TIMEOUT_MS}ms"\nfall = {HTTP_FALL}\nrise = 1\n')
     return vipd_config(node, prio, advert=ilabel(advert), api_listen=API, group_size=2,
+                       vips=(C.VIP_CIDR,),
                        extra_instance=extra_i + "\n" + C.VIPD_INSTANCE_EXTRA, extra=extra,
                        extra_agent=f'state_dir = "{state_dir}"\napi_token_file = "{token}"\n' +
                        agent_lines())
@@ -77,7 +80,8 @@ def keepalived_cfg(lab: Lab, node, prio: int, case: str, advert: float) -> str:
                    '    script "/usr/bin/curl -sf -o /dev/null -m 0.1 http://127.0.0.1/healthz"\n'
                    '    interval 1\n    timeout 1\n    fall 1\n    rise 1\n    weight -60\n}\n')
         extra_i = "    track_script {\n        nginx_http\n    }\n"
-    return keepalived_config(node, prio, advert=advert, scripts=scripts, extra_instance=extra_i)
+    return keepalived_config(node, prio, advert=advert, scripts=scripts, extra_instance=extra_i,
+                             vips=(C.VIP_CIDR,))
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,12 +115,17 @@ class Bench:
         # feeders in KA_TRACK "file" mode
         track = speaker == "keepalived" and C.KA_TRACK == "file"
         self.watch = {n.name: ExitWatcher(lab, n, track_file=track) for n in (lab.a, lab.b)}
+        if C.FAMILY == 6:
+            lab.add_ipv6_all()
+        # the adverts' sources on the wire: the nodes' IPv4 addresses or IPv6 link-locals
+        self.src = {n.name: (lab.link_local(n) if C.FAMILY == 6 else n.addr)
+                    for n in (lab.a, lab.b)}
         for n in (lab.a, lab.b):
             self.start_nginx(n)
-        self.wa = VipWatcher(lab, lab.a)
-        self.wb = VipWatcher(lab, lab.b)
-        self.poller = lab.poller(interval=C.POLL_INTERVAL, timeout=POLL_TIMEOUT)
-        self.fine = (FineProbe(lab, lab.c, VIP, interval=C.FINE_INTERVAL, timeout=C.FINE_TIMEOUT)
+        self.wa = VipWatcher(lab, lab.a, C.VIP)
+        self.wb = VipWatcher(lab, lab.b, C.VIP)
+        self.poller = lab.poller(C.VIP, interval=C.POLL_INTERVAL, timeout=POLL_TIMEOUT)
+        self.fine = (FineProbe(lab, lab.c, C.VIP, interval=C.FINE_INTERVAL, timeout=C.FINE_TIMEOUT)
                      if C.FINE_INTERVAL else None)
         self.mdi_b = master_down_ms(PRIO_B, advert * 1000)
         self.skew_b = skew_ms(PRIO_B, advert * 1000)
@@ -176,8 +185,8 @@ class Bench:
     def wait_a_master(self, timeout: float = 15):
         lab = self.lab
         t = time.monotonic()
-        wait_for(lambda: lab.has_vip(lab.a) and not lab.has_vip(lab.b), timeout,
-                 lambda: f"VIP on A only (holders {lab.vip_holders()})")
+        wait_for(lambda: lab.has_vip(lab.a, C.VIP) and not lab.has_vip(lab.b, C.VIP), timeout,
+                 lambda: f"VIP on A only (holders {lab.vip_holders(C.VIP)})")
         self.poller.wait_served_by("node-a", timeout, since=t, consecutive=3)
         # let B hear a couple of adverts from the settled master
         time.sleep(max(0.3, 1.2 * self.advert))
@@ -354,7 +363,7 @@ def run_matrix(args, intervals, cases) -> dict:
     for advert in intervals:
         for speaker in args.speakers:
             out(f"# {speaker} at {ilabel(advert)} adverts")
-            with Lab(quiet=True) as lab:
+            with Lab(quiet=True, sysctls=IPV6_NO_DAD if C.FAMILY == 6 else None) as lab:
                 b = Bench(lab, speaker, advert)
                 for case in run_cases:
                     try:
@@ -362,7 +371,8 @@ def run_matrix(args, intervals, cases) -> dict:
                     except Exception as e:
                         out(f"  case {case}: set-up failed: {e}")
                         continue
-                    cap = lab.capture(None, "ip proto 112 or arp") if case in ("1", "2", "3", "4", "5") else None
+                    cap = (lab.capture(None, CAPTURE_FILTER[C.FAMILY])
+                           if case in ("1", "2", "3", "4", "5") else None)
                     policy[(speaker, advert)] = b.policy
                     policy["exit watcher"] = b.watch["a"].policy
                     if case == "5":
@@ -397,10 +407,10 @@ def run_matrix(args, intervals, cases) -> dict:
                         cap.stop()
                         if case == "5":
                             crash[(speaker, advert)] = crash_takeovers(
-                                vrrp_packets(cap), min_gap_ms=b.mdi_b / 2)
+                                vrrp_packets(cap), b.src["a"], b.src["b"], min_gap_ms=b.mdi_b / 2)
                         else:
                             attach_wire_times(results.get((speaker, advert, case), []),
-                                              wire_events(cap))
+                                              wire_events(cap), b.src["a"], b.src["b"])
                         cap.file.unlink(missing_ok=True)
                 b.stop_speakers()
                 if b.fine:

@@ -28,6 +28,7 @@ DESCRIPTION = """vipd vs keepalived 2.2.7: failover benchmark on the netns lab (
     sudo PYTHONPATH=pylab python3 bench/failover.py [--runs 5] [--intervals 1s,100ms,10ms]
                                    [--cases 1,2,3,4,5,6,7] [--quick] [--no-idle] [--no-scale]
                                    [--out FILE] [--no-fine-probe] [--ka-track file|script]
+                                   [--family 4|6]
 
 Same lab as tests/netns (LAB.md): A 198.18.0.11 priority 150 (master), B 198.18.0.12 priority
 100, real nginx on both, client C polling http://198.18.0.100/ every 10 ms with a 0.2 s request
@@ -36,6 +37,11 @@ finer "served", an exit watcher stamping nginx master's exit (pidfd), a capture 
 the adverts. For each speaker (vipd, then keepalived) and each advert interval, each case is run
 N times; the tables give min / median / max, the ratio keepalived / vipd of the medians, the
 requests that failed fast and hung, where the time goes, and PASS/MISS per target.
+
+--family 6 runs the failover matrix over IPv6: the nodes also get 2001:db8::11, ::12, ::50 /64,
+the VIP is 2001:db8::100/64 (VRRPv3 from the link-locals to ff02::12, unsolicited NAs in place of
+gratuitous ARP), both clients connect to http://[2001:db8::100]/. The idle and scale sections are
+IPv4 only (left out with --family 6).
 
 Not a test (not under tests/, not run by ctest): it measures and prints; it never fails on a MISS.
 """
@@ -61,6 +67,9 @@ def conditions(args, intervals) -> list[str]:
         f"kernel: {platform.release()}   CPU: {cpu} × {os.cpu_count()}   "
         f"load avg at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"vipd: {vv.stdout.strip()}   keepalived: {kav}",
+        ("family: IPv6 — VIP 2001:db8::100/64 (nodad), nodes 2001:db8::11/::12/::50, adverts from "
+         "the link-locals to ff02::12; GARP column = first unsolicited NA for the VIP"
+         if C.FAMILY == 6 else "family: IPv4 — VIP 198.18.0.100/24"),
         f"lab: netns + veth + bridge, nodes ip_forward=0, arp_accept=0; VRRPv3; A prio 150, B 100; "
         f"client polls every {C.POLL_INTERVAL * 1000:g} ms, timeout {POLL_TIMEOUT * 1000:g} ms, new TCP "
         f"connection per request",
@@ -100,8 +109,20 @@ def main() -> int:
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--vipd-realtime", type=int, default=None,
                     help="[agent] realtime_priority of every vipd (default: vipd's own, 10)")
-    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "latest.txt"))
+    ap.add_argument("--family", type=int, choices=(4, 6), default=4,
+                    help="address family of the failover matrix (6: IPv6 in 2001:db8::/32; the "
+                         "idle and scale sections are IPv4 only and left out)")
+    ap.add_argument("--out", default=None,
+                    help="report file (default bench/results/latest.txt, with --family 6 "
+                         "latest-ipv6.txt)")
     args = ap.parse_args()
+    C.set_family(args.family)
+    if args.out is None:
+        args.out = str(REPO / "bench" / "results" /
+                       ("latest-ipv6.txt" if args.family == 6 else "latest.txt"))
+    if args.family == 6 and not (args.no_idle and args.no_scale):
+        print("--family 6: the idle and scale sections are IPv4 only: left out", flush=True)
+        args.no_idle = args.no_scale = True
     C.VIPD_REALTIME = args.vipd_realtime
     if args.quick:
         args.runs = min(args.runs, 3)

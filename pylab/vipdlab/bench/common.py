@@ -16,6 +16,20 @@ os.environ.setdefault("VIPD_BIN", str(REPO / "build" / "vipd"))
 VIPD_REALTIME: int | None = None  # --vipd-realtime: [agent] realtime_priority of every vipd
 VIPD_INSTANCE_EXTRA = ""  # lines added to every vipd [[instance]] of the cases (bench/auth.py: auth)
 
+# --family 4|6: the address family of the failover matrix. The lab's nodes keep their IPv4
+# addresses; with 6 they also get 2001:db8::11, ::12, ::50 /64 (nodad), the VIP is
+# 2001:db8::100/64, the clients connect over IPv6 and the adverts go from the link-locals.
+FAMILY = 4
+VIP, VIP_CIDR = "198.18.0.100", "198.18.0.100/24"
+
+
+def set_family(family: int) -> None:
+    global FAMILY, VIP, VIP_CIDR
+    from vipdlab import configs
+    FAMILY = family
+    VIP, VIP_CIDR = ((configs.VIP6, configs.VIP6_CIDR) if family == 6 else
+                     (configs.VIP, configs.VIP_CIDR))
+
 
 def agent_lines() -> str:
     """[agent] lines for every vipd of the bench: realtime_priority when --vipd-realtime is set."""

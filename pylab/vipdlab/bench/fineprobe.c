@@ -2,6 +2,8 @@
  *
  *   fineprobe HOST PORT PATH INTERVAL_US TIMEOUT_US      (commands on stdin: "on", "off")
  *
+ * HOST is an IPv4 or an IPv6 address (bench --family 6).
+ *
  * While on, it starts a new TCP connection and "GET PATH" every INTERVAL_US (a periodic timerfd;
  * when it runs late it starts one request, no catch-up burst) whatever the earlier requests are
  * doing, each with its own TIMEOUT_US. One line per request on stdout:
@@ -44,7 +46,8 @@ static struct {
 static size_t p_head, p_tail; /* ring: [head, tail) */
 static unsigned next_gen = 1;
 static int ep;
-static struct sockaddr_in dst;
+static struct sockaddr_storage dst;
+static socklen_t dst_len;
 static char req[512];
 static size_t req_len;
 static double timeout_s;
@@ -89,13 +92,13 @@ static void finish(int fd, const char* outcome, double t, int abort_it) {
 
 static void launch(double t) {
   char tmp[32];
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0 || fd >= MAXFD) {
     printf("%.6f %.6f %s\n", t, now(), errname(fd < 0 ? errno : EMFILE, tmp, sizeof tmp));
     if (fd >= 0) close(fd);
     return;
   }
-  if (connect(fd, (struct sockaddr*)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
+  if (connect(fd, (struct sockaddr*)&dst, dst_len) < 0 && errno != EINPROGRESS) {
     printf("%.6f %.6f %s\n", t, now(), errname(errno, tmp, sizeof tmp));
     close(fd);
     return;
@@ -164,17 +167,28 @@ int main(int argc, char** argv) {
     return 2;
   }
   memset(&dst, 0, sizeof dst);
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons((unsigned short)atoi(argv[2]));
-  if (inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1) {
+  unsigned short port = htons((unsigned short)atoi(argv[2]));
+  struct sockaddr_in* d4 = (struct sockaddr_in*)&dst;
+  struct sockaddr_in6* d6 = (struct sockaddr_in6*)&dst;
+  int v6 = 0;
+  if (inet_pton(AF_INET, argv[1], &d4->sin_addr) == 1) {
+    d4->sin_family = AF_INET;
+    d4->sin_port = port;
+    dst_len = sizeof *d4;
+  } else if (inet_pton(AF_INET6, argv[1], &d6->sin6_addr) == 1) {
+    d6->sin6_family = AF_INET6;
+    d6->sin6_port = port;
+    dst_len = sizeof *d6;
+    v6 = 1;
+  } else {
     fprintf(stderr, "bad address %s\n", argv[1]);
     return 2;
   }
   long interval_us = atol(argv[4]);
   timeout_s = (double)atol(argv[5]) / 1e6;
-  req_len =
-      (size_t)snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n",
-                       argv[3], argv[1]);
+  req_len = (size_t)snprintf(req, sizeof req,
+                             "GET %s HTTP/1.0\r\nHost: %s%s%s\r\nConnection: close\r\n\r\n",
+                             argv[3], v6 ? "[" : "", argv[1], v6 ? "]" : "");
   setvbuf(stdout, NULL, _IOFBF, 1 << 16);
   ep = epoll_create1(EPOLL_CLOEXEC);
   int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -1,49 +1,63 @@
-"""Wire analysis of the bench's captures (tshark): VRRP adverts, gratuitous ARPs, the times they
-add to each run, takeovers after a crash and advert spacing."""
+"""Wire analysis of the bench's captures (tshark): VRRP adverts, gratuitous ARPs (IPv4) or
+unsolicited neighbour advertisements (IPv6), the times they add to each run, takeovers after a
+crash and advert spacing. Both families: a packet's source is ip.src or ipv6.src (an IPv6 advert
+comes from the node's link-local address)."""
 
 from __future__ import annotations
 
 import statistics
 import subprocess
 
-from vipdlab import VIP
+from vipdlab.bench import common as C
 from vipdlab.bench.common import PRIO_A
+
+# capture filters (tcpdump) for the adverts and the address announcements, per family
+CAPTURE_FILTER = {4: "ip proto 112 or arp", 6: "ip6 proto 112 or icmp6"}
 
 
 def vrrp_packets(cap) -> list[tuple[float, str, int]]:
     """(time, source, priority) of every VRRP packet in a capture."""
     r = subprocess.run(["tshark", "-n", "-r", str(cap.file), "-Y", "vrrp", "-T", "fields",
-                        "-e", "frame.time_epoch", "-e", "ip.src", "-e", "vrrp.prio"],
+                        "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ipv6.src",
+                        "-e", "vrrp.prio"],
                        capture_output=True, text=True, timeout=120)
     pkts = []
     for line in r.stdout.splitlines():
-        f = line.split("\t")
-        if len(f) >= 3 and f[0] and f[2]:
-            pkts.append((float(f[0]), f[1], int(f[2].split(",")[0])))
+        f = (line.split("\t") + [""] * 4)[:4]
+        if f[0] and f[3]:
+            pkts.append((float(f[0]), f[1] or f[2], int(f[3].split(",")[0])))
     return pkts
 
 
 def wire_events(cap) -> list[tuple[float, str, int | None, bool]]:
-    """(wall time, IP source, VRRP priority or None, gratuitous ARP for the VIP?) of every VRRP
-    packet and ARP of a capture."""
+    """(wall time, IP source, VRRP priority or None, address announcement for the VIP?) of every
+    VRRP packet, ARP and ICMPv6 packet of a capture. The announcement is a gratuitous ARP for
+    the VIP (IPv4) or an unsolicited neighbour advertisement (type 136 to ff02::1) whose target
+    is the VIP (IPv6)."""
     r = subprocess.run(["tshark", "-n", "-r", str(cap.file), "-T", "fields",
-                        "-e", "frame.time_epoch", "-e", "ip.src", "-e", "vrrp.prio",
-                        "-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4"],
+                        "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ipv6.src",
+                        "-e", "vrrp.prio", "-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4",
+                        "-e", "icmpv6.type", "-e", "ipv6.dst", "-e", "icmpv6.nd.na.target_address"],
                        capture_output=True, text=True, timeout=300)
     evs = []
     for line in r.stdout.splitlines():
-        f = (line.split("\t") + [""] * 5)[:5]
+        f = (line.split("\t") + [""] * 9)[:9]
         if not f[0]:
             continue
-        prio = int(f[2].split(",")[0]) if f[2] else None
-        evs.append((float(f[0]), f[1], prio, f[3] == VIP and f[4] == VIP))
+        prio = int(f[3].split(",")[0]) if f[3] else None
+        garp = f[4] == C.VIP and f[5] == C.VIP
+        na = f[6] == "136" and f[7] == "ff02::1" and f[8] == C.VIP
+        evs.append((float(f[0]), f[1] or f[2], prio, garp or na))
     return evs
 
 
-def attach_wire_times(runs: list, evs) -> None:
+def attach_wire_times(runs: list, evs, a_src: str = "198.18.0.11",
+                      b_src: str = "198.18.0.12") -> None:
     """Adds to each run (ms after its t0): a_adv = A's first advert with another priority than
-    its own (0 or lowered), b_adv = B's first advert, garp = the first gratuitous ARP for the
-    VIP (B's), from a capture on the LAN bridge (wall-clock times mapped with the run's offset)."""
+    its own (0 or lowered), b_adv = B's first advert, garp = the first gratuitous ARP (IPv4) or
+    unsolicited NA (IPv6) for the VIP (B's), from a capture on the LAN bridge (wall-clock times
+    mapped with the run's offset). ``a_src``/``b_src``: the adverts' sources (IPv6: the
+    link-local addresses)."""
     for r in runs:
         if not r or r.get("off") is None:
             continue
@@ -53,10 +67,10 @@ def attach_wire_times(runs: list, evs) -> None:
             if t < t0w or t > end:
                 continue
             rel = (t - t0w) * 1000
-            if src == "198.18.0.11" and prio is not None and prio != PRIO_A and "a_adv" not in r:
+            if src == a_src and prio is not None and prio != PRIO_A and "a_adv" not in r:
                 r["a_adv"] = rel
                 r["a_adv_prio"] = prio
-            elif src == "198.18.0.12" and prio is not None and "b_adv" not in r:
+            elif src == b_src and prio is not None and "b_adv" not in r:
                 r["b_adv"] = rel
             elif garp and "garp" not in r:
                 r["garp"] = rel
