@@ -7,8 +7,8 @@ bench/failover.py, one with --family 4 and one with --family 6 (their .json file
 For cases 1, 2, 6, 7 (and 3, 4 when run): vipd's time to the first request served by the new node
 on the 1 ms probe (the lab client's when the probe did not run), median [min–max], IPv4 and IPv6,
 and the difference of the medians; cases 1–2 also from nginx's exit ("after exit"); hung requests
-(lab client + probe) of vipd; the ratio keepalived / vipd of the medians per family. Case 5: B's
-first advert − A's last advert on the wire (the protocol's Master_Down_Interval). Targets (issue
+(lab client + probe) of vipd; the ratio keepalived / vipd of the medians per family. Case 5 (node
+crash) the same way, from the bridge port going down (bounded by Master_Down_Interval). Targets (issue
 15): every vipd IPv6 figure within 1 ms of IPv4; client served ≤ 5 ms after the proxy's death
 (cases 1–2, IPv6); 0 hung; ratios to keepalived at least as large as IPv4.
 Not a test: it prints, it never fails on a MISS.
@@ -70,23 +70,6 @@ def main() -> int:
     misses = []
     for case in cases:
         for a in adverts:
-            if case == "5":
-                c4 = stat(d4.get("crash", {}).get(f"vipd|{a}", []))
-                c6 = stat(d6.get("crash", {}).get(f"vipd|{a}", []))
-                k4 = stat(d4.get("crash", {}).get(f"keepalived|{a}", []))
-                k6 = stat(d6.get("crash", {}).get(f"keepalived|{a}", []))
-                if not (c4 and c6):
-                    continue
-                delta = c6[0] - c4[0]
-                ok = abs(delta) <= 1
-                r4 = k4[0] / c4[0] if k4 else None
-                r6 = k6[0] / c6[0] if k6 else None
-                if not ok:
-                    misses.append(f"case 5 {label[a]}: Δ {delta:+.1f} ms")
-                print(f"| 5 (wire: B adv − A's last) | {label[a]} | {fmt(c4)} | {fmt(c6)} | "
-                      f"{delta:+.1f} | — | — | {r4 and f'{r4:.2f}x' or '—'} | "
-                      f"{r6 and f'{r6:.2f}x' or '—'} | within 1 ms {'PASS' if ok else 'MISS'} |")
-                continue
             v4, v6 = runs(d4, "vipd", a, case), runs(d6, "vipd", a, case)
             if not v4 or not v6:
                 continue
@@ -107,10 +90,11 @@ def main() -> int:
                 t.append(f"after exit ≤ 5 ms {'PASS' if ok else 'MISS'}")
                 if not ok:
                     misses.append(f"case {case} {label[a]}: after exit {e6[0]:.1f} ms (IPv6)")
-            t.append(f"0 hung {'PASS' if h6 == 0 else 'MISS'}")
-            if h6:
-                misses.append(f"case {case} {label[a]}: {h6} hung (IPv6)")
-            if r4 and r6:
+            if case != "5":  # a crashed node: every request in flight hangs, for any speaker
+                t.append(f"0 hung {'PASS' if h6 == 0 else 'MISS'}")
+                if h6:
+                    misses.append(f"case {case} {label[a]}: {h6} hung (IPv6)")
+            if r4 and r6 and case != "5":  # case 5: both bounded by the protocol (~1.0x)
                 ok = r6 >= r4
                 t.append(f"ratio ≥ IPv4 {'PASS' if ok else 'MISS'}")
                 if not ok:

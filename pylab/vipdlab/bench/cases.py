@@ -274,6 +274,11 @@ class Bench:
             # random phase of their schedule, or a fixed-length run sequence aligns the action
             # with the same point of keepalived's 1 s script period in every run.
             time.sleep(PHASE_RNG.uniform(0.0, 1.0))
+        if case == "5":
+            # A vipd master that yielded to A (the previous run's recovery) repeats its own
+            # advert for a Master_Down_Interval (at least 2 s): let that end, so that B's first
+            # advert after the crash is its takeover and runs do not overlap.
+            time.sleep(max(2.0, self.mdi_b / 1000) + 0.1)
         self.fine_on("node-a")
         if case in ("1", "2", "6"):
             t0, off = self.clock()
