@@ -7,7 +7,8 @@ bench/failover.py, one with --family 4 and one with --family 6 (their .json file
 For cases 1, 2, 6, 7 (and 3, 4 when run): vipd's time to the first request served by the new node
 on the 1 ms probe (the lab client's when the probe did not run), median [min–max], IPv4 and IPv6,
 and the difference of the medians; cases 1–2 also from nginx's exit ("after exit"); hung requests
-(lab client + probe) of vipd; the ratio keepalived / vipd of the medians per family. Case 5 (node
+(lab client + probe) of vipd; cases 1–2 nginx's exit → the VIP on B (netlink: the agents'
+own work, no client in it); the ratio keepalived / vipd of the medians per family. Case 5 (node
 crash) the same way, from the bridge port going down (bounded by Master_Down_Interval). Targets (issue
 15): every vipd IPv6 figure within 1 ms of IPv4; client served ≤ 5 ms after the proxy's death
 (cases 1–2, IPv6); 0 hung; ratios to keepalived at least as large as IPv4.
@@ -39,6 +40,12 @@ def after_exit(r: dict) -> float | None:
     return s - r["nginx_exit"] if s is not None and r.get("nginx_exit") is not None else None
 
 
+def exit_to_vip(r: dict) -> float | None:
+    """nginx's exit → the VIP on B (netlink): the agents' own work, without the client."""
+    return (r["vip_up"] - r["nginx_exit"] if r.get("vip_up") is not None and
+            r.get("nginx_exit") is not None else None)
+
+
 def stat(xs: list) -> tuple[float, float, float] | None:
     xs = [x for x in xs if x is not None]
     return (statistics.median(xs), min(xs), max(xs)) if xs else None
@@ -65,8 +72,9 @@ def main() -> int:
     cases = sorted({k.split("|")[2] for k in d6["runs"]})
     label = {a: (f"{float(a) * 1000:g}ms" if float(a) < 1 else f"{float(a):g}s") for a in adverts}
     print("| case | advert | vipd IPv4 (ms) | vipd IPv6 (ms) | Δ median | after exit v4 / v6 | "
+          "exit → VIP on B v4 / v6 | "
           "vipd hung v4 / v6 | ka/vipd v4 | ka/vipd v6 | targets |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     misses = []
     for case in cases:
         for a in adverts:
@@ -77,6 +85,7 @@ def main() -> int:
             k4 = stat([served(r) for r in runs(d4, "keepalived", a, case)])
             k6 = stat([served(r) for r in runs(d6, "keepalived", a, case)])
             e4, e6 = stat([after_exit(r) for r in v4]), stat([after_exit(r) for r in v6])
+            x4, x6 = stat([exit_to_vip(r) for r in v4]), stat([exit_to_vip(r) for r in v6])
             h4 = sum(r.get("hung", 0) + r.get("fine_hung", 0) for r in v4)
             h6 = sum(r.get("hung", 0) + r.get("fine_hung", 0) for r in v6)
             delta = s6[0] - s4[0]
@@ -100,7 +109,8 @@ def main() -> int:
                 if not ok:
                     misses.append(f"case {case} {label[a]}: ratio {r6:.1f}x < {r4:.1f}x")
             ex = f"{fmt(e4)} / {fmt(e6)}" if case in ("1", "2") else "—"
-            print(f"| {case} | {label[a]} | {fmt(s4)} | {fmt(s6)} | {delta:+.1f} | {ex} | "
+            xv = f"{fmt(x4)} / {fmt(x6)}" if case in ("1", "2") else "—"
+            print(f"| {case} | {label[a]} | {fmt(s4)} | {fmt(s6)} | {delta:+.1f} | {ex} | {xv} | "
                   f"{h4} / {h6} | {r4 and f'{r4:.1f}x' or '—'} | {r6 and f'{r6:.1f}x' or '—'} | "
                   f"{'; '.join(t)} |")
     for d, fam in ((d4, "IPv4"), (d6, "IPv6")):
