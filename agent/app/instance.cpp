@@ -8,6 +8,7 @@
 
 #include "app/notify.h"
 #include "app/reload_policy.h"
+#include "vrrp/ipv6_payload.h"
 
 namespace vipd::app {
 namespace {
@@ -235,6 +236,10 @@ void Instance::send_advert(std::uint8_t priority) {
     auto bytes = vrrp::encode(adv, {src, dst}, form);
     if (dst == destinations.front()) trailer = trust_.trailer(bytes, src, AdvertTrust::wall_now());
     bytes.insert(bytes.end(), trailer.begin(), trailer.end());
+    // IPv6: the checksum covers the whole payload, trailer included (keepalived 2.4.3 lets the
+    // kernel verify it so, and drops anything else before it reaches the VRRP code).
+    if (!trailer.empty() && adv.family == vrrp::Family::V6)
+      vrrp::checksum_whole_ipv6_payload(bytes, {src, dst});
     if (int err = link_.channel->send(bytes, src, dst); err != 0) {
       ++stats_.send_errors;
       conditions_.raise("send_error", "instance " + cfg_.name + ": sending an advert to " +

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "vrrp/checksum.h"
+#include "vrrp/ipv6_payload.h"
 
 namespace vipd::vrrp {
 namespace {
@@ -179,6 +180,17 @@ std::vector<std::uint8_t> encode(const Advertisement& advert, const IpEnvelope& 
   return out;
 }
 
+void checksum_whole_ipv6_payload(std::span<std::uint8_t> payload, const IpEnvelope& envelope) {
+  if (payload.size() < kHeaderSize || envelope.source.family != Family::V6)
+    precondition("checksum_whole_ipv6_payload: an IPv6 VRRPv3 payload");
+  payload[kChecksumOffset] = 0;
+  payload[kChecksumOffset + 1] = 0;
+  const std::uint16_t checksum =
+      vrrp_sum(payload, 3, Family::V6, envelope, ChecksumMode::Rfc9568).checksum();
+  payload[kChecksumOffset] = static_cast<std::uint8_t>(checksum >> 8);
+  payload[kChecksumOffset + 1] = static_cast<std::uint8_t>(checksum & 0xff);
+}
+
 DecodeResult decode(std::span<const std::uint8_t> bytes, const IpEnvelope& envelope,
                     const DecodeExpectations& expect) {
   // 1. The fixed header must be there before any field can be read.
@@ -210,10 +222,19 @@ DecodeResult decode(std::span<const std::uint8_t> bytes, const IpEnvelope& envel
   ChecksumMode verified_with = expect.preferred_mode;
   const bool two_modes = !v2 && family == Family::V4;
   if (!vrrp_sum(message, version, family, envelope, verified_with).verifies()) {
-    if (!two_modes) return drop(DropReason::BadChecksum);
-    verified_with = other(expect.preferred_mode);
-    if (!vrrp_sum(message, version, family, envelope, verified_with).verifies())
+    // IPv6 has no link padding inside the payload: bytes after the message (keepalived's
+    // auth_hmac trailer) are part of it, and an IPv6 sender that lets the kernel checksum
+    // (IPV6_CHECKSUM, keepalived) covers the whole payload, trailer included.
+    if (!v2 && family == Family::V6 && bytes.size() > length &&
+        vrrp_sum(bytes, version, family, envelope, verified_with).verifies()) {
+      // verified over the whole payload: fall through
+    } else if (!two_modes) {
       return drop(DropReason::BadChecksum);
+    } else {
+      verified_with = other(expect.preferred_mode);
+      if (!vrrp_sum(message, version, family, envelope, verified_with).verifies())
+        return drop(DropReason::BadChecksum);
+    }
   }
 
   // 6. Interval != 0 (RFC 9568 erratum 8301). v3: the low 12 bits; the 4 reserved bits are

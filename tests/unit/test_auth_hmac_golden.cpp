@@ -15,6 +15,7 @@
 #include "vrrp/advertisement.h"
 #include "vrrp/auth_hmac.h"
 #include "vrrp/checksum.h"
+#include "vrrp/ipv6_payload.h"
 
 using namespace vipd::vrrp;
 using namespace std::chrono_literals;
@@ -179,6 +180,40 @@ TEST_CASE("captured adverts decode after the trailer is split off (checksum form
                            static_cast<std::uint32_t>(f.payload.size()));
     sum.add(f.payload);
     CHECK(sum.verifies());
+    // vipd's decoder takes the whole payload as received (the trailer still on): keepalived's
+    // IPv6 checksum over the whole payload verifies
+    const auto r = decode(f.payload, {f.source, f.destination}, DecodeExpectations{});
+    REQUIRE(r.ok());
+    CHECK(r.decoded->advert.vrid == 53);
+  }
+}
+
+TEST_CASE("IPv6 with a trailer: vipd sends keepalived's checksum form over the whole payload",
+          "[auth][golden][ipv6]") {
+  const vipd::net::OpenSslHmacSha256 hmac;
+  const auto policy = key_00_1f();
+  for (const auto& f : read_pcap("v3-ipv6-mcast.pcap")) {
+    const std::span<const std::uint8_t> all(f.payload);
+    // re-encode the captured advert as vipd does, sign it, append, re-checksum: the frame
+    // keepalived sent, byte for byte
+    const auto r = decode(all, {f.source, f.destination}, DecodeExpectations{});
+    REQUIRE(r.ok());
+    auto bytes = encode(r.decoded->advert, {f.source, f.destination}, ChecksumMode::Rfc9568);
+    const auto seq = auth::decode_trailer(all.last<auth::kTrailerSize>()).sequence;
+    const auto t = auth::sign(bytes, binding_of(f), policy.keys.front(), seq, hmac);
+    bytes.insert(bytes.end(), t.begin(), t.end());
+    const auto message_only = bytes;
+    checksum_whole_ipv6_payload(bytes, {f.source, f.destination});
+    CHECK(std::equal(bytes.begin(), bytes.end(), all.begin(), all.end()));
+    // the message-only form (vipd before this fix) differs: keepalived's kernel dropped it
+    CHECK_FALSE(std::equal(message_only.begin(), message_only.end(), all.begin(), all.end()));
+    // both forms decode (a vipd of the older form stays heard); a flipped bit in the message
+    // verifies in neither
+    CHECK(decode(message_only, {f.source, f.destination}, DecodeExpectations{}).ok());
+    bytes[8] ^= 1;
+    const auto bad = decode(bytes, {f.source, f.destination}, DecodeExpectations{});
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.reason == DropReason::BadChecksum);
   }
 }
 
