@@ -30,6 +30,9 @@ vrrp::InstanceParams params_from(const config::Instance& cfg, const Link& link) 
   p.preempt_delay = std::chrono::duration_cast<vrrp::Duration>(cfg.preempt_delay);
   p.fast_preempt = cfg.fast_preempt;
   p.group_size = cfg.group_size;
+  if (cfg.lower_priority_answer_interval)
+    p.lower_answer_interval =
+        std::chrono::duration_cast<vrrp::Duration>(*cfg.lower_priority_answer_interval);
   if (p.group_size == 0 && cfg.unicast_peers.size() == 1) p.group_size = 2;  // DESIGN.md §4
   p.primary_address = source_of(cfg, link);
   // RFC 9568 §5.2.5: "Count IPvX Addr" is one octet, so an advert lists at most 255 addresses.

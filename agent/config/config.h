@@ -109,6 +109,9 @@ struct Instance {
   /// A v3 Backup learns an advertised interval only within [ours / f, ours × f] (issue 12: a
   /// forged 40.95 s advert must not stretch every timer); 0 learns any (RFC 9568 as written).
   int learn_interval_factor = 4;
+  /// At most one answer to lower-priority adverts per this while MASTER (issue 12); unset: the
+  /// advert interval; 0: every one (RFC 9568 as written).
+  std::optional<Millis> lower_priority_answer_interval;
   std::string auth_pass;  // v2 only, up to 8 bytes
   /// address_mismatch = "ignore": adverts for our VRID listing other addresses are dropped
   /// (default "process": RFC 9568 §7.1; a v2 non-owner's are always dropped, RFC 3768 §7.1).

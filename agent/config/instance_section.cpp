@@ -28,6 +28,7 @@ const std::vector<std::string_view> kInstanceKeys = {"name",
                                                      "auth_pass",
                                                      "auth",
                                                      "learn_interval_factor",
+                                                     "lower_priority_answer_interval",
                                                      "garp",
                                                      "track",
                                                      "notify",
@@ -421,6 +422,8 @@ void read_instance(const toml::table& tbl, Config& cfg, std::vector<CheckMeta>& 
   r.boolean("make_before_break", in.make_before_break);
   r.boolean("reset_connections", in.reset_connections);
   r.integer_as("learn_interval_factor", 0, 64, in.learn_interval_factor);
+  if (Millis gap{}; r.duration("lower_priority_answer_interval", Millis{0}, Millis{3'600'000}, gap))
+    in.lower_priority_answer_interval = gap;
   read_vips(r, in, seen, diags);
   const bool family_known = !in.vips.empty();
   read_unicast(r, in, seen, family_known, diags);

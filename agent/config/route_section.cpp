@@ -11,11 +11,24 @@ namespace {
 
 // Keys of a VRRP instance that a route-mode instance ignores: it sends no adverts, owns no
 // interface address and announces nothing on a segment.
-const std::vector<std::string_view> kVrrpOnlyKeys = {
-    "interface",     "vrid",        "version",           "advert_interval",
-    "group_size",    "preempt",     "preempt_delay",     "fast_preempt",
-    "unicast_peers", "unicast_src", "checksum",          "address_mismatch",
-    "auth_pass",     "garp",        "make_before_break", "reset_connections"};
+const std::vector<std::string_view> kVrrpOnlyKeys = {"interface",
+                                                     "vrid",
+                                                     "version",
+                                                     "advert_interval",
+                                                     "group_size",
+                                                     "preempt",
+                                                     "preempt_delay",
+                                                     "fast_preempt",
+                                                     "unicast_peers",
+                                                     "unicast_src",
+                                                     "checksum",
+                                                     "address_mismatch",
+                                                     "auth_pass",
+                                                     "garp",
+                                                     "make_before_break",
+                                                     "reset_connections",
+                                                     "learn_interval_factor",
+                                                     "lower_priority_answer_interval"};
 
 /// Why a kernel route protocol number cannot be vipd's, or "" when it can. Zebra (FRR 8.4,
 /// zebra/rt_netlink.c is_selfroute) ignores kernel routes whose protocol is one of its own — the

@@ -456,8 +456,9 @@ void StateMachine::master_receive(const event::AdvertReceived& received, TimePoi
   // because a lower-priority master on the link means a split brain just healed (DESIGN.md §5).
   // Throttled to one answer per Advertisement_Interval (issue 12: unthrottled, 97,000 lower
   // adverts in 5 s drew 97,000 answers); the scheduled adverts carry on regardless.
-  if (last_lower_answer_ && now - *last_lower_answer_ < params_.advert_interval &&
-      now >= *last_lower_answer_) {
+  const Duration answer_gap =
+      params_.lower_answer_interval.value_or(Duration{params_.advert_interval});
+  if (last_lower_answer_ && now - *last_lower_answer_ < answer_gap && now >= *last_lower_answer_) {
     ++answers_suppressed_;
     return;
   }

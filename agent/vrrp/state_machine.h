@@ -62,6 +62,9 @@ struct InstanceParams {
   /// the proxy is gone, so clients retry — until it hears another router as MASTER or
   /// Master_Down_Interval passes, then releases them. Off: release at once (RFC behaviour).
   bool make_before_break = true;
+  /// Issue 12 bound: a MASTER answers lower-priority adverts (RFC 9568 change 5) at most once
+  /// per this; unset = Advertisement_Interval; zero = every one (the RFC as written).
+  std::optional<Duration> lower_answer_interval;
 };
 
 namespace event {

@@ -203,3 +203,20 @@ TEST_CASE("config: checksum = \"auto\" is accepted; explicit modes stay", "[conf
   r = load("checksum = \"atuo\"");
   CHECK(mentions(r, "did you mean 'auto'"));
 }
+
+TEST_CASE("config: the issue 12 bounds — learn_interval_factor and lower_priority_answer_interval",
+          "[config][issue-12]") {
+  auto r = load("");
+  REQUIRE(r.ok());
+  CHECK(r.config->instances.front().learn_interval_factor == 4);
+  CHECK_FALSE(r.config->instances.front().lower_priority_answer_interval.has_value());
+  r = load("lower_priority_answer_interval = \"0ms\"\nlearn_interval_factor = 0");
+  REQUIRE(r.ok());
+  CHECK(r.config->instances.front().lower_priority_answer_interval == std::chrono::milliseconds{0});
+  CHECK(r.config->instances.front().learn_interval_factor == 0);
+  r = load("lower_priority_answer_interval = 5");
+  CHECK_FALSE(r.ok());
+  CHECK(mentions(r, "write \"5s\""));
+  r = load("lower_priority_answer_interval = \"2h\"");
+  CHECK_FALSE(r.ok());
+}

@@ -849,6 +849,26 @@ TEST_CASE("a master answers lower-priority adverts at most once per advert inter
   CHECK(sm.state() == State::Backup);
 }
 
+TEST_CASE("lower_priority_answer_interval sets the throttle; zero answers every advert [issue 12]",
+          "[fsm][issue-12]") {
+  auto p = params(100);  // Advertisement_Interval 1 s
+  p.lower_answer_interval = std::chrono::milliseconds{250};
+  StateMachine sm = master(p);
+  const TimePoint at = t0 + 10s;
+  CHECK(shape(sm.handle(advert(50, kLower), at)).find("send(100)") != std::string::npos);
+  CHECK(sm.handle(advert(50, kLower), at + 249ms).empty());
+  CHECK(shape(sm.handle(advert(50, kLower), at + 250ms)).find("send(100)") != std::string::npos);
+  CHECK(sm.answers_suppressed() == 1);
+
+  p.lower_answer_interval = Duration{0};
+  StateMachine every = master(p);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(shape(every.handle(advert(50, kLower), at + std::chrono::milliseconds{i}))
+              .find("send(100)") != std::string::npos);
+  }
+  CHECK(every.answers_suppressed() == 0);
+}
+
 TEST_CASE(
     "a master yielding to a higher priority repeats its own advert for one Master_Down_Interval, "
     "at least 2 s [issue 12 uneven heal]",
