@@ -40,7 +40,9 @@ from vipdlab.vipd import metrics, wait_state
 SO_DETACH_FILTER = 27
 SYS_PIDFD_GETFD = 438
 
-SENDER = r'''
+# The sender run on node C: SENDER_HEAD (arguments, checksum), then the family's frame() and
+# advert(), then SENDER_LOOP (the frames of one kind, sent in 1 ms batches). flood6.py reuses both.
+SENDER_HEAD = r'''
 import os, random, socket, struct, sys, time
 iface, rate, seconds, kind = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 def csum(b):
@@ -48,18 +50,9 @@ def csum(b):
     s = sum(struct.unpack(f"!{len(b)//2}H", b))
     while s >> 16: s = (s & 0xffff) + (s >> 16)
     return (~s) & 0xffff
-def frame(vrrp):
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xc0, 20 + len(vrrp), 0, 0, 255, 112, 0,
-                     socket.inet_aton("198.18.0.50"), socket.inet_aton("224.0.0.18"))
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    eth = bytes.fromhex("01005e000012") + bytes.fromhex("02000000c0de") + b"\x08\x00"
-    return eth + ip + vrrp
-def advert(vrid, good):
-    head = struct.pack("!BBBBH", 0x31, vrid, 100, 1, 100)  # ver/type, VRID, prio, count, int
-    addr = socket.inet_aton("198.18.0.100")
-    c = csum(head + b"\0\0" + addr)
-    if not good: c ^= 0x5a5a
-    return head + struct.pack("!H", c) + addr
+'''
+
+SENDER_LOOP = r'''
 rnd = random.Random(13)
 if kind == "unknown_vrid": frames = [frame(advert(99, True))]
 elif kind == "bad_checksum": frames = [frame(advert(51, False))]
@@ -78,6 +71,21 @@ while time.monotonic() - t0 < seconds:
     if d > 0: time.sleep(d)
 print(sent, time.monotonic() - t0, flush=True)
 '''
+
+SENDER = SENDER_HEAD + r'''
+def frame(vrrp):
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xc0, 20 + len(vrrp), 0, 0, 255, 112, 0,
+                     socket.inet_aton("198.18.0.50"), socket.inet_aton("224.0.0.18"))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    eth = bytes.fromhex("01005e000012") + bytes.fromhex("02000000c0de") + b"\x08\x00"
+    return eth + ip + vrrp
+def advert(vrid, good):
+    head = struct.pack("!BBBBH", 0x31, vrid, 100, 1, 100)  # ver/type, VRID, prio, count, int
+    addr = socket.inet_aton("198.18.0.100")
+    c = csum(head + b"\0\0" + addr)
+    if not good: c ^= 0x5a5a
+    return head + struct.pack("!H", c) + addr
+''' + SENDER_LOOP
 
 
 def cpu_ns(pid: int) -> int:
@@ -151,6 +159,50 @@ def drops(node) -> dict:
     return out
 
 
+def measure(lab, vd, sender: str, args, results: dict, *, detach, cap_filter: str,
+            src: str) -> None:
+    """vipd's idle CPU, then each kind of args.kinds flooded from node C by `sender`, with vipd's
+    filter detached (`detach(pid)`) and reattached (SIGHUP); rows go to results["runs"]. The
+    master's adverts are captured with `cap_filter` and timed from `src`."""
+    c = lab.c
+    pid = vd.pid
+    time.sleep(1)
+    c0, t0 = cpu_ns(pid), time.monotonic()
+    time.sleep(args.seconds)
+    idle_rate = (cpu_ns(pid) - c0) / (time.monotonic() - t0)  # ns of CPU per second
+    results["idle_cpu_percent"] = round(idle_rate / 1e7, 3)
+    print(f"idle: vipd {idle_rate / 1e7:.3f} % of a core", flush=True)
+    for kind in args.kinds.split(","):
+        for filtered in (False, True):
+            if filtered:
+                mark = len(vd.log_text())
+                vd.signal(signal.SIGHUP)  # the reload reinstalls the filter
+                wait_for(lambda: "reload done" in vd.log_text()[mark:], 10, "the reload")
+            else:
+                detach(pid)
+            time.sleep(0.5)
+            cap = lab.capture(None, cap_filter, file=lab.dir / f"{kind}-{filtered}.pcap")
+            d0 = drops(lab.a)
+            c0, t0 = cpu_ns(pid), time.monotonic()
+            r = c.run("python3", "-c", sender, c.iface, str(args.rate), str(args.seconds),
+                      kind, timeout=args.seconds + 30)
+            elapsed = time.monotonic() - t0
+            used = cpu_ns(pid) - c0 - idle_rate * elapsed
+            sent = int(r.stdout.split()[0])
+            time.sleep(0.3)
+            cap.stop()
+            d1 = drops(lab.a)
+            delta = {k: int(d1.get(k, 0) - d0.get(k, 0)) for k in d1 if d1.get(k, 0) != d0.get(k, 0)}
+            row = {"kind": kind, "filter": filtered, "sent": sent,
+                   "pps": round(sent / elapsed), "vipd_cpu_us_per_pkt": round(used / 1e3 / sent, 4),
+                   "vipd_cpu_percent": round(used / elapsed / 1e7, 2),
+                   "dropped_counted": delta,
+                   "advert_spacing": spacing(pcap_times(cap.file, src))}
+            results["runs"].append(row)
+            print(json.dumps(row), flush=True)
+            vd.expect_alive()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rate", type=int, default=40000, help="packets per second (default 40000)")
@@ -161,46 +213,11 @@ def main() -> int:
     require_root_or_skip(need=("vipd", "curl", "tcpdump"))
     results = {"rate": args.rate, "seconds": args.seconds, "runs": []}
     with Lab(prefix=f"hstfl{os.getpid()}") as lab:
-        a, c = lab.a, lab.c
+        a = lab.a
         vd = lab.start_vipd(a, vipd_config(a, priority=150, api_listen="127.0.0.1:9555"))
         wait_state(a, "MASTER", 10, vd)
-        pid = vd.pid
-        time.sleep(1)
-        c0, t0 = cpu_ns(pid), time.monotonic()
-        time.sleep(args.seconds)
-        idle_rate = (cpu_ns(pid) - c0) / (time.monotonic() - t0)  # ns of CPU per second
-        results["idle_cpu_percent"] = round(idle_rate / 1e7, 3)
-        print(f"idle: vipd {idle_rate / 1e7:.3f} % of a core", flush=True)
-        for kind in args.kinds.split(","):
-            for filtered in (False, True):
-                if filtered:
-                    mark = len(vd.log_text())
-                    vd.signal(signal.SIGHUP)  # the reload reinstalls the filter
-                    wait_for(lambda: "reload done" in vd.log_text()[mark:], 10, "the reload")
-                else:
-                    detach_filter(pid)
-                time.sleep(0.5)
-                cap = lab.capture(None, "ip proto 112 and src host 198.18.0.11",
-                                  file=lab.dir / f"{kind}-{filtered}.pcap")
-                d0 = drops(a)
-                c0, t0 = cpu_ns(pid), time.monotonic()
-                r = c.run("python3", "-c", SENDER, c.iface, str(args.rate), str(args.seconds),
-                          kind, timeout=args.seconds + 30)
-                elapsed = time.monotonic() - t0
-                used = cpu_ns(pid) - c0 - idle_rate * elapsed
-                sent = int(r.stdout.split()[0])
-                time.sleep(0.3)
-                cap.stop()
-                d1 = drops(a)
-                delta = {k: int(d1.get(k, 0) - d0.get(k, 0)) for k in d1 if d1.get(k, 0) != d0.get(k, 0)}
-                row = {"kind": kind, "filter": filtered, "sent": sent,
-                       "pps": round(sent / elapsed), "vipd_cpu_us_per_pkt": round(used / 1e3 / sent, 4),
-                       "vipd_cpu_percent": round(used / elapsed / 1e7, 2),
-                       "dropped_counted": delta,
-                       "advert_spacing": spacing(pcap_times(cap.file, a.addr))}
-                results["runs"].append(row)
-                print(json.dumps(row), flush=True)
-                vd.expect_alive()
+        measure(lab, vd, SENDER, args, results, detach=detach_filter,
+                cap_filter="ip proto 112 and src host 198.18.0.11", src=a.addr)
         assert wait_state(a, "MASTER", 5, vd)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -26,30 +26,21 @@ import argparse
 import ctypes
 import json
 import os
-import signal
 import socket
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import flood  # noqa: E402  (cpu_ns, pcap_times, spacing, drops, the syscall numbers)
+import flood  # noqa: E402  (the sender's head and loop, measure, the syscall numbers)
 
-from vipdlab import Lab, require_root_or_skip, wait_for  # noqa: E402
+from vipdlab import Lab, require_root_or_skip  # noqa: E402
 from vipdlab.netns import IPV6_NO_DAD  # noqa: E402
 from vipdlab.vipd import API, wait_state  # noqa: E402
 
 VIP6 = "2001:db8::100"
 
-SENDER = r'''
-import random, socket, struct, sys, time
-iface, rate, seconds, kind = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+SENDER = flood.SENDER_HEAD + r'''
 SRC, DST = socket.inet_pton(socket.AF_INET6, "fe80::50"), socket.inet_pton(socket.AF_INET6, "ff02::12")
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack(f"!{len(b)//2}H", b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return (~s) & 0xffff
 def frame(vrrp):
     ip6 = struct.pack("!IHBB", 0x6c000000, len(vrrp), 112, 255) + SRC + DST
     eth = bytes.fromhex("333300000012") + bytes.fromhex("02000000c0de") + b"\x86\xdd"
@@ -61,24 +52,7 @@ def advert(vrid, good):
     c = csum(SRC + DST + struct.pack("!I3xB", len(body), 112) + body)
     if not good: c ^= 0x5a5a
     return head + struct.pack("!H", c) + addr
-rnd = random.Random(13)
-if kind == "unknown_vrid": frames = [frame(advert(99, True))]
-elif kind == "bad_checksum": frames = [frame(advert(51, False))]
-else: frames = [frame(bytes(rnd.randrange(256) for _ in range(rnd.randrange(8, 41)))) for _ in range(512)]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-per_ms = max(1, rate // 1000)
-sent, i, t0 = 0, 0, time.monotonic()
-tick = t0
-while time.monotonic() - t0 < seconds:
-    for _ in range(per_ms):
-        s.send(frames[i % len(frames)]); i += 1
-    sent += per_ms
-    tick += 0.001
-    d = tick - time.monotonic()
-    if d > 0: time.sleep(d)
-print(sent, time.monotonic() - t0, flush=True)
-'''
+''' + flood.SENDER_LOOP
 
 
 def detach_filter6(pid: int) -> None:
@@ -130,45 +104,8 @@ def main() -> int:
         ll_a = lab.link_local(a)
         vd = lab.start_vipd(a, config(a))
         wait_state(a, "MASTER", 10, vd)
-        pid = vd.pid
-        time.sleep(1)
-        c0, t0 = flood.cpu_ns(pid), time.monotonic()
-        time.sleep(args.seconds)
-        idle_rate = (flood.cpu_ns(pid) - c0) / (time.monotonic() - t0)
-        results["idle_cpu_percent"] = round(idle_rate / 1e7, 3)
-        print(f"idle: vipd {idle_rate / 1e7:.3f} % of a core", flush=True)
-        for kind in args.kinds.split(","):
-            for filtered in (False, True):
-                if filtered:
-                    mark = len(vd.log_text())
-                    vd.signal(signal.SIGHUP)  # the reload reinstalls the filter
-                    wait_for(lambda: "reload done" in vd.log_text()[mark:], 10, "the reload")
-                else:
-                    detach_filter6(pid)
-                time.sleep(0.5)
-                cap = lab.capture(None, f"ip6 proto 112 and src host {ll_a}",
-                                  file=lab.dir / f"{kind}-{filtered}.pcap")
-                d0 = flood.drops(a)
-                c0, t0 = flood.cpu_ns(pid), time.monotonic()
-                r = c.run("python3", "-c", SENDER, c.iface, str(args.rate), str(args.seconds),
-                          kind, timeout=args.seconds + 30)
-                elapsed = time.monotonic() - t0
-                used = flood.cpu_ns(pid) - c0 - idle_rate * elapsed
-                sent = int(r.stdout.split()[0])
-                time.sleep(0.3)
-                cap.stop()
-                d1 = flood.drops(a)
-                delta = {k: int(d1.get(k, 0) - d0.get(k, 0)) for k in d1
-                         if d1.get(k, 0) != d0.get(k, 0)}
-                row = {"kind": kind, "filter": filtered, "sent": sent,
-                       "pps": round(sent / elapsed),
-                       "vipd_cpu_us_per_pkt": round(used / 1e3 / sent, 4),
-                       "vipd_cpu_percent": round(used / elapsed / 1e7, 2),
-                       "dropped_counted": delta,
-                       "advert_spacing": flood.spacing(flood.pcap_times(cap.file, ll_a))}
-                results["runs"].append(row)
-                print(json.dumps(row), flush=True)
-                vd.expect_alive()
+        flood.measure(lab, vd, SENDER, args, results, detach=detach_filter6,
+                      cap_filter=f"ip6 proto 112 and src host {ll_a}", src=ll_a)
         assert wait_state(a, "MASTER", 5, vd)
     results["load_after"] = os.getloadavg()
     if args.json:
