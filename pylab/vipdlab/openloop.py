@@ -6,16 +6,15 @@ order, collected as ``Sample``s (``SampleStream``)."""
 
 from __future__ import annotations
 
-import subprocess
 from typing import TYPE_CHECKING
 
 from vipdlab.processes import wait_for
-from vipdlab.sampling import Sample, SampleStream
+from vipdlab.sampling import OUTCOME_SRC, Sample, SampleStream, first_run
 
 if TYPE_CHECKING:
     from vipdlab.netns import Node
 
-_SRC = r"""
+_SRC = OUTCOME_SRC + r"""
 import asyncio, sys, time
 host, port, path, interval, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 req = f"GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
@@ -30,18 +29,11 @@ async def one(t0):
             w.close()
             return data
         data = await asyncio.wait_for(go(), timeout)
-        head, _, body = data.partition(b"\r\n\r\n")
-        status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "?"
-        body = body.decode(errors="replace").strip()
-        outcome = (body.split()[0] if body else "empty") if status == "200" else f"http-{status}"
+        outcome = answer_outcome(data)
     except asyncio.TimeoutError:
         outcome = "timeout"
-    except ConnectionRefusedError:
-        outcome = "refused"
-    except ConnectionResetError:
-        outcome = "reset"
     except OSError as e:
-        outcome = "error:" + (e.strerror or type(e).__name__).replace(" ", "_")
+        outcome = error_outcome(e)
     sys.stdout.write(f"{t0:.6f} {time.monotonic():.6f} {outcome}\n")
     sys.stdout.flush()
 
@@ -64,13 +56,7 @@ class OpenLoopPoller(SampleStream):
 
     def __init__(self, client: "Node", host: str, port: int = 80, path: str = "/",
                  interval: float = 0.01, timeout: float = 1.0):
-        self.host, self.interval, self.timeout = host, interval, timeout
-        self._read_from(client.popen("python3", "-u", "-c", _SRC, host, str(port), path,
-                                     str(interval), str(timeout), name=f"openpoller@{client.label}",
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
-
-    def stop(self) -> None:
-        self.proc.stop(timeout=2)
+        self._start(client, _SRC, "openpoller", host, port, path, interval, timeout)
 
     def by_start(self, since: float, until: float | None = None) -> list[Sample]:
         """Samples that started in [since, until], in start order."""
@@ -81,14 +67,8 @@ class OpenLoopPoller(SampleStream):
         """The first request started after ``since`` answered by ``label`` and followed (in start
         order) by ``consecutive - 1`` more answered by it; waits up to ``timeout``. Requests
         started earlier may still be in flight: wait ``self.timeout`` before ``window``."""
-        def check():
-            run = []
-            for s in self.by_start(since):
-                run = run + [s] if s.outcome == label else []
-                if len(run) >= consecutive:
-                    return run[0]
-            return None
-        return wait_for(check, timeout, lambda: f"client served by {label}; last: "
+        return wait_for(lambda: first_run(self.by_start(since), label, consecutive), timeout,
+                        lambda: f"client served by {label}; last: "
                         f"{[s.outcome for s in self.by_start(since)][-8:]}")
 
     def window(self, since: float, until: float) -> dict:

@@ -17,7 +17,25 @@ if TYPE_CHECKING:
     from vipdlab.processes import Proc
 
 
-_POLLER_SRC = r"""
+# Prepended to each client's source: the outcome word of an HTTP answer ("node-a" or whatever the
+# body's first word is, "empty", "http-503") and of a failed connection ("refused", "reset",
+# "error:..."; each client catches its own timeout first and reports "timeout").
+OUTCOME_SRC = r"""
+def answer_outcome(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "?"
+    body = body.decode(errors="replace").strip()
+    return (body.split()[0] if body else "empty") if status == "200" else f"http-{status}"
+
+def error_outcome(e):
+    if isinstance(e, ConnectionRefusedError):
+        return "refused"
+    if isinstance(e, ConnectionResetError):
+        return "reset"
+    return "error:" + (e.strerror or type(e).__name__).replace(" ", "_")
+"""
+
+_POLLER_SRC = OUTCOME_SRC + r"""
 import socket, sys, time
 host, port, path, interval, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 fam = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -38,18 +56,11 @@ while True:
             if not chunk:
                 break
             data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "?"
-        body = body.decode(errors="replace").strip()
-        outcome = (body.split()[0] if body else "empty") if status == "200" else f"http-{status}"
+        outcome = answer_outcome(data)
     except socket.timeout:
         outcome = "timeout"
-    except ConnectionRefusedError:
-        outcome = "refused"
-    except ConnectionResetError:
-        outcome = "reset"
     except OSError as e:
-        outcome = "error:" + (e.strerror or type(e).__name__).replace(" ", "_")
+        outcome = error_outcome(e)
     finally:
         s.close()
     t1 = time.monotonic()
@@ -75,9 +86,30 @@ class Sample:
         return self.outcome.startswith("node-")
 
 
+def first_run(samples: list[Sample], outcome: str, consecutive: int) -> Sample | None:
+    """The first of ``consecutive`` samples in a row (in the order given) with ``outcome``."""
+    run: list[Sample] = []
+    for s in samples:
+        run = run + [s] if s.outcome == outcome else []
+        if len(run) >= consecutive:
+            return run[0]
+    return None
+
+
 class SampleStream:
     """The requests of a client subprocess that prints one "start end outcome" line per request
     (times are ``time.monotonic()`` values), collected by a reader thread as ``Sample``s."""
+
+    def _start(self, client: "Node", src: str, name: str, host: str, port: int, path: str,
+               interval: float, timeout: float) -> None:
+        """Runs ``src`` on ``client`` as ``python3 -c src host port path interval timeout``."""
+        self.host, self.interval, self.timeout = host, interval, timeout
+        self._read_from(client.popen("python3", "-u", "-c", src, host, str(port), path,
+                                     str(interval), str(timeout), name=f"{name}@{client.label}",
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=2)
 
     def _read_from(self, proc: "Proc") -> None:
         self.proc = proc
@@ -112,13 +144,7 @@ class Poller(SampleStream):
 
     def __init__(self, lab: "Lab", client: Node, host: str = VIP, port: int = 80, path: str = "/",
                  interval: float = 0.01, timeout: float = 0.2):
-        self.host, self.interval, self.timeout = host, interval, timeout
-        self._read_from(client.popen("python3", "-u", "-c", _POLLER_SRC, host, str(port), path,
-                                     str(interval), str(timeout), name=f"poller@{client.label}",
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
-
-    def stop(self) -> None:
-        self.proc.stop(timeout=2)
+        self._start(client, _POLLER_SRC, "poller", host, port, path, interval, timeout)
 
     def last(self) -> Sample | None:
         with self._lock:
@@ -137,14 +163,8 @@ class Poller(SampleStream):
         returns the first of them. ``outcome`` is e.g. "node-b"."""
         since = time.monotonic() if since is None else since
 
-        def check():
-            run = []
-            for s in self.samples(since=since):
-                run = run + [s] if s.outcome == outcome else []
-                if len(run) >= consecutive:
-                    return run[0]
-            return None
-        return wait_for(check, timeout, lambda: f"client to be served by {outcome} "
+        return wait_for(lambda: first_run(self.samples(since=since), outcome, consecutive), timeout,
+                        lambda: f"client to be served by {outcome} "
                         f"({consecutive} in a row); last answers: {self.tail(8)}")
 
     def tail(self, n: int = 10) -> str:
