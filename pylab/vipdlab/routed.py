@@ -41,11 +41,7 @@ are passed to ``RoutedLab.start_engine``.
 Usage::
 
     with RoutedLab() as lab:
-        lab.start_nginx(lab.a); lab.start_nginx(lab.b)
-        lab.start_router(bfd=True)
-        for n in (lab.a, lab.b):
-            lab.start_engine(FrrEngine(lab, n))
-        lab.wait_sessions()
+        nginx, router = lab.start_services(FrrEngine, bfd=True)  # nginx, router, engines, sessions
         lab.start_vipd(lab.a, routed_vipd_config(lab, lab.a, 150))
         ...
 """
@@ -55,6 +51,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
+import time
 from pathlib import Path
 
 from vipdlab.netns import Lab, Node
@@ -405,6 +403,18 @@ class RoutedLab(Lab):
         self.engines[engine.node.name] = engine
         return engine
 
+    def start_services(self, engine, bfd: bool | dict[str, bool] = True,
+                       timeout: float = 20.0) -> tuple[dict, FrrRouter]:
+        """nginx on A and B, the router (``bfd`` as in start_router), ``engine(lab, node)`` on A
+        and B (in ``self.engines``), then waits up to ``timeout`` for the sessions. Returns
+        ({"a": nginx, "b": nginx}, the router)."""
+        nginx = {"a": self.start_nginx(self.a), "b": self.start_nginx(self.b)}
+        router = self.start_router(bfd=bfd)
+        for n in (self.a, self.b):
+            self.start_engine(engine(self, n))
+        self.wait_sessions(timeout=timeout)
+        return nginx, router
+
     def wait_sessions(self, timeout: float = 20.0, names=tuple(NODES)) -> None:
         """Until the router has its BGP sessions (and BFD, where configured) up."""
         r = self.router
@@ -462,5 +472,40 @@ def wait_served(lab: RoutedLab, label: str, timeout: float) -> None:
                      f"{lab.router.nexthops() if lab.router else '?'})")
 
 
+def switch_case(poller, what: str, action, label: str, limit: float, no_hung: bool) -> dict:
+    """Runs ``action``, waits up to ``limit`` s for ``poller``'s client to be served by ``label``
+    (3 in a row) and prints how long that took with the outcomes since; ``no_hung`` asserts no
+    request hung. Returns ``poller.summary`` of that window."""
+    t0 = time.monotonic()
+    action()
+    s = poller.wait_served_by(label, limit, since=t0, consecutive=3)
+    summary = poller.summary(t0, s.end)
+    print(f"{what}: served by {label} after {(s.start - t0) * 1000:.0f} ms; {summary['counts']}")
+    if no_hung:
+        assert summary["hung"] == 0, f"{what}: {summary['hung']} hung request(s)"
+    return summary
+
+
+def sigterm_vipds(vipd: dict, router: FrrRouter) -> None:
+    """SIGTERM of vipd on A and B (``vipd``: name -> its process): each exits 0 and the router has
+    no path left."""
+    for n in ("a", "b"):
+        vipd[n].signal(signal.SIGTERM)
+        assert vipd[n].wait_exit(timeout=10) == 0, f"vipd on {n} did not exit 0"
+    wait_for(lambda: router.bgp_paths() == {}, 5,
+             lambda: f"no path on the router after SIGTERM (has {router.bgp_paths()})")
+    print("SIGTERM of both vipds: the router has no path left")
+
+
+def print_vipd_logs(vipd: dict, tail: int = 1500, extra=None) -> None:
+    """On a failure: the tail of each node's vipd log, then ``extra(name)`` (e.g. the engine's
+    log) for that node where given."""
+    for n in ("a", "b"):
+        print(f"---- vipd {n} log ----\n{vipd[n].log_text()[-tail:]}")
+        if extra:
+            extra(n)
+
+
 __all__ = ["RoutedLab", "RouteEngine", "FrrEngine", "FrrRouter", "FrrDaemons", "NODES",
-           "ROUTER_AS", "CLIENT", "routed_vipd_config", "frr_available", "wait_served"]
+           "ROUTER_AS", "CLIENT", "routed_vipd_config", "frr_available", "wait_served", "switch_case",
+           "sigterm_vipds", "print_vipd_logs"]

@@ -25,14 +25,14 @@ Times are printed (one run each). Exit 0/1/77 (77: BIRD 2, FRR, nginx or curl mi
 
 import os
 import re
-import signal
 import sys
 import time
 
 from vipdlab import require_root_or_skip, require_vipd_or_skip, run_main, skip, wait_for
 from vipdlab.birdengine import BirdEngine, bird_available
 from vipdlab.route import ROUTE_VIP, table_routes
-from vipdlab.routed import RoutedLab, frr_available, routed_vipd_config
+from vipdlab.routed import (RoutedLab, frr_available, print_vipd_logs, routed_vipd_config,
+                            sigterm_vipds, switch_case)
 
 A_ADDR, B_ADDR = "198.18.5.10", "198.18.6.10"
 
@@ -66,10 +66,8 @@ def main() -> int:
         a, b = lab.a, lab.b
         knob = lab.dir / "knob"
         knob.write_text("0\n")
-        nginx = {"a": lab.start_nginx(a), "b": lab.start_nginx(b)}
-        router = lab.start_router(bfd=True)
-        engines = {n.name: lab.start_engine(BirdEngine(lab, n)) for n in (a, b)}
-        lab.wait_sessions()
+        nginx, router = lab.start_services(BirdEngine, bfd=True)
+        engines = lab.engines
         knob_check = f'\n[[check]]\nname = "knob"\ntype = "file"\npath = "{knob}"\ninterval = "20ms"\n'
         # BIRD keeps both metrics it learns: add-first replaces without a withdrawal.
         add_first = ', replace = "add-first"'
@@ -91,26 +89,17 @@ def main() -> int:
             print(f"start: BIRD exports A {engines['a'].view()}, B {engines['b'].view()}; router "
                   f"paths {router.bgp_paths()}; client served by node-a")
 
-            def case(what, action, label, limit, no_hung):
-                t0 = time.monotonic()
-                action()
-                s = poller.wait_served_by(label, limit, since=t0, consecutive=3)
-                summary = poller.summary(t0, s.end)
-                print(f"{what}: served by {label} after {(s.start - t0) * 1000:.0f} ms; "
-                      f"{summary['counts']}")
-                if no_hung:
-                    assert summary["hung"] == 0, f"{what}: {summary['hung']} hung request(s)"
-                return summary
-
-            case("(1) nginx stopped on A", lambda: nginx["a"].stop(timeout=5), "node-b", 3, True)
+            switch_case(poller, "(1) nginx stopped on A", lambda: nginx["a"].stop(timeout=5),
+                        "node-b", 3, True)
             assert table_routes(a) == [], f"route left on A: {table_routes(a)}"
             wait_for(lambda: engines["a"].view() == {}, 2, "BIRD on A to stop exporting the VIP")
 
             def nginx_back():
                 nginx["a"] = lab.start_nginx(a)
-            case("(3) nginx back on A", nginx_back, "node-a", 3, True)
+            switch_case(poller, "(3) nginx back on A", nginx_back, "node-a", 3, True)
 
-            case("(2) A's uplink down", lambda: lab.uplink_down(a), "node-b", 1.5, False)
+            switch_case(poller, "(2) A's uplink down", lambda: lab.uplink_down(a), "node-b", 1.5,
+                        False)
             wait_for(lambda: not router.bfd_up("a"), 2, "the router's BFD session with A down")
             lab.uplink_up(a)
             lab.wait_sessions(names=("a",))
@@ -151,26 +140,21 @@ def main() -> int:
             print(f"knob -10 on A: router has MED 116 for A after <= {ms:.0f} ms; on the wire an "
                   f"UPDATE with MED 116 and no withdrawal; the router's route to the VIP never "
                   f"left A ({len(events)} kernel events on the router)")
-            s = case("knob -60 on A (MED 166 > B's 156)", lambda: knob.write_text("-60\n"),
-                     "node-b", 3, True)
+            s = switch_case(poller, "knob -60 on A (MED 166 > B's 156)",
+                            lambda: knob.write_text("-60\n"), "node-b", 3, True)
             # A connection whose SYN went to A and whose next packet goes to B once the router
             # switched is reset by B (no state there): at most one or two at the switch.
             others = sum(v for k, v in s["counts"].items() if k not in ("node-a", "node-b"))
             assert others <= 2, f"failed requests while the MED moved: {s}"
 
             poller.stop()
-            for n in ("a", "b"):
-                vipd[n].signal(signal.SIGTERM)
-                assert vipd[n].wait_exit(timeout=10) == 0, f"vipd on {n} did not exit 0"
-            wait_for(lambda: router.bgp_paths() == {}, 5,
-                     lambda: f"no path on the router after SIGTERM (has {router.bgp_paths()})")
-            print("SIGTERM of both vipds: the router has no path left")
+            sigterm_vipds(vipd, router)
         except AssertionError:
-            for n in ("a", "b"):
-                print(f"---- vipd {n} log ----\n{vipd[n].log_text()[-1500:]}")
+            def bird_log(n):
                 log = engines[n].dir / "bird.log"
                 if log.exists():
                     print(f"---- BIRD {n} log ----\n{log.read_text()[-1500:]}")
+            print_vipd_logs(vipd, extra=bird_log)
             print(f"---- router paths {router.bgp_paths()} next hops {router.nexthops()}")
             raise
         finally:

@@ -19,7 +19,7 @@ import time
 from vipdlab import require_root_or_skip, require_vipd_or_skip, run_main, skip, wait_for
 from vipdlab.exabgpengine import ExabgpKernelEngine, exabgp_available
 from vipdlab.route import ROUTE_VIP
-from vipdlab.routed import RoutedLab, frr_available, routed_vipd_config
+from vipdlab.routed import RoutedLab, frr_available, print_vipd_logs, routed_vipd_config
 
 A, B = "198.18.5.10", "198.18.6.10"
 
@@ -32,11 +32,7 @@ def main() -> int:
         skip(why)
     with RoutedLab(prefix=f"rl-x{os.getpid() % 10000}") as lab:
         a, b = lab.a, lab.b
-        nginx = {"a": lab.start_nginx(a), "b": lab.start_nginx(b)}
-        router = lab.start_router(bfd=False)
-        for n in (a, b):
-            lab.start_engine(ExabgpKernelEngine(lab, n))
-        lab.wait_sessions(timeout=30)
+        nginx, router = lab.start_services(ExabgpKernelEngine, bfd=False, timeout=30)
         knob = lab.dir / "knob-a"
         knob.write_text("0\n")
         knob_check = (f'[[check]]\nname = "knob"\ntype = "file"\npath = "{knob}"\n'
@@ -94,10 +90,10 @@ def main() -> int:
                      lambda: f"only B left after SIGTERM (has {router.bgp_paths()})")
             print("SIGTERM of vipd on A: withdrawn")
         except AssertionError:
-            for n in ("a", "b"):
-                print(f"---- vipd {n} log ----\n{vipd[n].log_text()[-1500:]}")
+            def exabgp_log(n):
                 eng = lab.engines[n]
                 print(f"---- exabgp {n} ----\n{eng.proc.log_text()[-1500:] if eng.proc else ''}")
+            print_vipd_logs(vipd, extra=exabgp_log)
             raise
     return 0
 

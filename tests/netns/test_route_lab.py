@@ -27,7 +27,8 @@ import time
 
 from vipdlab import require_root_or_skip, require_vipd_or_skip, run_main, skip, wait_for
 from vipdlab.route import ROUTE_VIP, table_routes
-from vipdlab.routed import FrrEngine, RoutedLab, frr_available, routed_vipd_config
+from vipdlab.routed import (FrrEngine, RoutedLab, frr_available, print_vipd_logs, routed_vipd_config,
+                            sigterm_vipds, switch_case)
 
 API = "http://127.0.0.1:9555"
 
@@ -47,11 +48,7 @@ def main() -> int:
     runs = int(os.environ.get("VIPD_ROUTE_LAB_RUNS", "1"))
     with RoutedLab(prefix=f"rl-{os.getpid() % 100000}") as lab:
         a, b = lab.a, lab.b
-        nginx = {"a": lab.start_nginx(a), "b": lab.start_nginx(b)}
-        router = lab.start_router(bfd=True)
-        for n in (a, b):
-            lab.start_engine(FrrEngine(lab, n))
-        lab.wait_sessions()
+        nginx, router = lab.start_services(FrrEngine, bfd=True)
         cfg_a = routed_vipd_config(lab, a, 150)
         vipd = {"a": lab.start_vipd(a, cfg_a), "b": lab.start_vipd(b, routed_vipd_config(lab, b, 100))}
         try:
@@ -61,27 +58,18 @@ def main() -> int:
             first = poller.wait_served_by("node-a", 10, consecutive=3)
             print(f"start: router paths {router.bgp_paths()}, client served by node-a")
 
-            def case(what, action, label, limit, no_hung):
-                t0 = time.monotonic()
-                action()
-                s = poller.wait_served_by(label, limit, since=t0, consecutive=3)
-                summary = poller.summary(t0, s.end)
-                ms = (s.start - t0) * 1000
-                print(f"{what}: served by {label} after {ms:.0f} ms; {summary['counts']}")
-                if no_hung:
-                    assert summary["hung"] == 0, f"{what}: {summary['hung']} hung request(s)"
-                return ms
-
             assert first.outcome == "node-a"
             for _ in range(runs):
-                case("(1) nginx stopped on A", lambda: nginx["a"].stop(timeout=5), "node-b", 3, True)
+                switch_case(poller, "(1) nginx stopped on A", lambda: nginx["a"].stop(timeout=5),
+                            "node-b", 3, True)
                 assert table_routes(a) == [], f"route left on A: {table_routes(a)}"
 
                 def nginx_back():
                     nginx["a"] = lab.start_nginx(a)
-                case("(3) nginx back on A", nginx_back, "node-a", 3, True)
+                switch_case(poller, "(3) nginx back on A", nginx_back, "node-a", 3, True)
 
-                case("(2) A's uplink down", lambda: lab.uplink_down(a), "node-b", 1.5, False)
+                switch_case(poller, "(2) A's uplink down", lambda: lab.uplink_down(a), "node-b",
+                            1.5, False)
                 wait_for(lambda: not router.bfd_up("a"), 2, "the router's BFD session with A down")
                 lab.uplink_up(a)
                 lab.wait_sessions(names=("a",))
@@ -127,15 +115,9 @@ def main() -> int:
                   f"{router.nexthops()}, client: {poller.summary(t_ecmp)['counts']}")
 
             poller.stop()
-            for n in ("a", "b"):
-                vipd[n].signal(signal.SIGTERM)
-                assert vipd[n].wait_exit(timeout=10) == 0, f"vipd on {n} did not exit 0"
-            wait_for(lambda: router.bgp_paths() == {}, 5,
-                     lambda: f"no path on the router after SIGTERM (has {router.bgp_paths()})")
-            print("SIGTERM of both vipds: the router has no path left")
+            sigterm_vipds(vipd, router)
         except AssertionError:
-            for n in ("a", "b"):
-                print(f"---- vipd {n} log ----\n{vipd[n].log_text()[-1500:]}")
+            print_vipd_logs(vipd)
             print(f"---- router paths {router.bgp_paths()} next hops {router.nexthops()}")
             raise
     return 0
