@@ -6,7 +6,8 @@ streams), ``configs`` (the lab's addresses, keepalived and vipd configurations),
 under test: /status, metrics, transitions, the VIP watcher), ``obs`` (the observability pair and
 Prometheus), ``bench`` (the failover benchmark), ``route`` and ``routed`` (route mode: its vipd
 configuration and the routed L3 lab — FRR router, two nodes with a pluggable routing engine, client),
-``exabgpengine`` (ExaBGP's healthcheck as a routed-lab engine), ``openloop`` (an open-loop client). The common names are re-exported here::
+``exabgpengine`` (ExaBGP's healthcheck as a routed-lab engine), ``openloop`` (an open-loop client),
+``hostile`` (the hostile-packet tests' scapy sender and drop checks). The common names are re-exported here::
 
     from vipdlab import Lab, VIP, require_root_or_skip, vipd_config, wait_for
 

@@ -26,21 +26,19 @@ After every kind: A MASTER and B BACKUP of both instances, no new transition, ea
 Exit 0 pass, 1 fail, 77 skipped (no scapy: tools/install-deps.sh installs python3-scapy)."""
 
 import os
-import re
-import subprocess
-import sys
-import time
 
 from vipdlab import require_root_or_skip, skip, wait_for
+from vipdlab.hostile import (SENDER_CSUM, SENDER_LOOP, Sender, check_exact, check_sampled, mac_of,
+                             scapy_python)
 from vipdlab.netns import IPV6_NO_DAD
-from vipdlab.vipd import API, Figures, inst, metrics, run_test, step, wait_state
+from vipdlab.vipd import API, Figures, inst, run_test, wait_state
 
 FIG = Figures("test_hostile_packets6")
 VIP6 = "2001:db8::100"
 VIP6_UNI = "2001:db8::101"
 ADDR6 = {"a": "2001:db8::11/64", "b": "2001:db8::12/64", "c": "2001:db8::50/64"}
 
-# The sender runs in node C: reads "KIND COUNT" lines, sends, answers "sent N".
+# The sender runs in node C: reads "KIND COUNT" lines, sends, answers "sent N" (SENDER_LOOP).
 SENDER = r'''
 import socket, struct, sys
 from scapy.all import Ether, IPv6, Raw, conf
@@ -51,11 +49,7 @@ out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 out.bind((iface, 0))
 MCAST_MAC = "33:33:00:00:00:12"
 GROUP = "ff02::12"
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack(f"!{len(b)//2}H", b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return (~s) & 0xffff
+''' + SENDER_CSUM + r'''
 def advert(src, dst, vt=0x31, vrid=51, prio=200, count=1, addrs=("2001:db8::100",), good=True,
            csum_src=None):
     body = struct.pack("!BBBBH", vt, vrid, prio, count, 10) + b"\0\0"
@@ -84,14 +78,7 @@ def frames(kind, n):
     if kind == "not_a_peer":
         return [frame(dst=a_ll, eth_dst=a_mac, vrid=52, prio=255, addrs=("2001:db8::101",))] * n
     raise SystemExit(f"unknown kind {kind}")
-print("ready", flush=True)
-for line in sys.stdin:
-    kind, n = line.split()
-    pkts = frames(kind, int(n))
-    for p in pkts:
-        out.send(p)
-    print(f"sent {len(pkts)}", flush=True)
-'''
+''' + SENDER_LOOP
 
 EXACT = [("ttl", "ttl"), ("source_not_link_local", "source_not_link_local"), ("short", "short"),
          ("short_list", "short"), ("bad_checksum", "bad_checksum"),
@@ -101,14 +88,6 @@ SAMPLED = [("bad_version", "bad_version"), ("unknown_vrid", "unknown_vrid"),
 A_ONLY = {"wrong_destination", "not_a_peer"}
 
 
-def scapy_python() -> str | None:
-    for exe in (sys.executable, "/usr/bin/python3"):
-        if os.access(exe, os.X_OK) and subprocess.run(
-                [exe, "-c", "import scapy.all"], capture_output=True).returncode == 0:
-            return exe
-    return None
-
-
 def config(node, priority: int, peer_ll: str) -> str:
     return (f'[agent]\nnode_name = "{node.label}"\napi_listen = "{API}"\n\n'
             f'[[instance]]\nname = "web6"\ninterface = "{node.iface}"\nvrid = 51\n'
@@ -116,15 +95,6 @@ def config(node, priority: int, peer_ll: str) -> str:
             f'[[instance]]\nname = "uni6"\ninterface = "{node.iface}"\nvrid = 52\n'
             f'priority = {priority}\nadvert_interval = "100ms"\nvips = ["{VIP6_UNI}/64"]\n'
             f'unicast_peers = ["{peer_ll}"]\n')
-
-
-def drops(node) -> dict[str, int]:
-    return {m.group(1): int(float(m.group(2))) for m in re.finditer(
-        r'^vipd_vrrp_packets_dropped_total\{reason="(\w+)"\} (\S+)$', metrics(node), re.M)}
-
-
-def mac_of(node) -> str:
-    return node.run("cat", f"/sys/class/net/{node.iface}/address").stdout.strip()
 
 
 def body(lab):
@@ -148,20 +118,8 @@ def body(lab):
         wait_for(lambda vip=vip: lab.vip_holders(vip) == [a.label], 3,
                  lambda vip=vip: f"{vip} on A only (have {lab.vip_holders(vip)})")
     before = {n.name: [i["transitions"] for i in states(n)] for n in (a, b)}
-    sender = subprocess.Popen(
-        c.cmd(scapy_python(), "-u", "-c", SENDER, c.iface, mac_of(a), mac_of(c), ll["a"], ll["c"],
-              ADDR6["c"].split("/")[0]),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert sender.stdout.readline().strip() == "ready", "the scapy sender did not start"
-
-        def send(kind, n):
-            sender.stdin.write(f"{kind} {n}\n")
-            sender.stdin.flush()
-            line = sender.stdout.readline().strip()
-            assert line == f"sent {n}", f"sender: {line!r}"
-            time.sleep(0.3)  # let both agents read their queues
-
+    with Sender(c, SENDER, c.iface, mac_of(a), mac_of(c), ll["a"], ll["c"],
+                ADDR6["c"].split("/")[0]) as sender:
         def unchanged(kind):
             sa, sb = states(a), states(b)
             assert [i["state"] for i in sa] == ["MASTER"] * 2 and \
@@ -173,35 +131,10 @@ def body(lab):
                 assert lab.vip_holders(vip) == [a.label], \
                     f"after {kind}: {vip} on {lab.vip_holders(vip)}"
 
-        for kind, reason in EXACT:
-            step(f"{kind}: 20 packets, counted exactly as {reason}")
-            da0, db0 = drops(a), drops(b)
-            send(kind, 20)
-            da1, db1 = drops(a), drops(b)
-            got_a = da1.get(reason, 0) - da0.get(reason, 0)
-            got_b = db1.get(reason, 0) - db0.get(reason, 0)
-            FIG.text(f"{kind}_counted", f"A{got_a}/B{got_b}")
-            assert got_a == 20, f"{kind}: A counted {got_a} under {reason}, want 20 ({da1})"
-            want_b = 0 if kind in A_ONLY else 20
-            assert got_b == want_b, f"{kind}: B counted {got_b} under {reason}, want {want_b}"
-            unchanged(kind)
-        for kind, reason in SAMPLED:
-            step(f"{kind}: 640 packets, the kernel filter passes only its sample")
-            da0 = drops(a)
-            send(kind, 640)
-            got = drops(a).get(reason, 0) - da0.get(reason, 0)
-            FIG.text(f"{kind}_counted_of_640", str(got))
-            assert 1 <= got <= 100, f"{kind}: A counted {got} of 640 under {reason}"
-            unchanged(kind)
+        check_exact(a, b, sender, EXACT, FIG, unchanged, a_only=A_ONLY)
+        check_sampled(a, sender, SAMPLED, FIG, unchanged)
         va.expect_alive()
         vb.expect_alive()
-    finally:
-        sender.stdin.close()
-        try:
-            sender.wait(5)
-        except subprocess.TimeoutExpired:
-            sender.kill()
-
 
 if __name__ == "__main__":
     require_root_or_skip(need=("vipd",))
