@@ -35,22 +35,19 @@ import time
 from pathlib import Path
 
 from vipdlab import Lab, require_root_or_skip, vipd_config, wait_for
+from vipdlab.hostile import SENDER_CSUM
 from vipdlab.vipd import metrics, wait_state
 
 SO_DETACH_FILTER = 27
 SYS_PIDFD_GETFD = 438
 
-# The sender run on node C: SENDER_HEAD (arguments, checksum), then the family's frame() and
-# advert(), then SENDER_LOOP (the frames of one kind, sent in 1 ms batches). flood6.py reuses both.
+# The sender run on node C: SENDER_HEAD (arguments, vipdlab.hostile's checksum), then the family's
+# frame() and advert(), then SENDER_LOOP (the frames of one kind, sent in 1 ms batches). flood6.py
+# reuses both.
 SENDER_HEAD = r'''
 import os, random, socket, struct, sys, time
 iface, rate, seconds, kind = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack(f"!{len(b)//2}H", b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return (~s) & 0xffff
-'''
+''' + SENDER_CSUM
 
 SENDER_LOOP = r'''
 rnd = random.Random(13)
@@ -203,14 +200,21 @@ def measure(lab, vd, sender: str, args, results: dict, *, detach, cap_filter: st
             vd.expect_alive()
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def parse_args(doc: str) -> argparse.Namespace:
+    """The options of flood.py and flood6.py (``doc``: the script's help); skips (77) unless
+    root with vipd, curl and tcpdump."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rate", type=int, default=40000, help="packets per second (default 40000)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--kinds", default="unknown_vrid,bad_checksum,garbage")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     require_root_or_skip(need=("vipd", "curl", "tcpdump"))
+    return args
+
+
+def main() -> int:
+    args = parse_args(__doc__)
     results = {"rate": args.rate, "seconds": args.seconds, "runs": []}
     with Lab(prefix=f"hstfl{os.getpid()}") as lab:
         a = lab.a

@@ -22,7 +22,6 @@ and the master's advert spacing are measured as in bench/flood.py (which this re
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import json
 import os
@@ -31,9 +30,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import flood  # noqa: E402  (the sender's head and loop, measure, the syscall numbers)
+import flood  # noqa: E402  (the sender's head and loop, parse_args, measure, the syscall numbers)
 
-from vipdlab import Lab, require_root_or_skip  # noqa: E402
+from vipdlab import Lab  # noqa: E402
 from vipdlab.netns import IPV6_NO_DAD  # noqa: E402
 from vipdlab.vipd import API, wait_state  # noqa: E402
 
@@ -88,13 +87,7 @@ def config(node) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--rate", type=int, default=40000, help="packets per second (default 40000)")
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--kinds", default="unknown_vrid,bad_checksum,garbage")
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
-    require_root_or_skip(need=("vipd", "curl", "tcpdump"))
+    args = flood.parse_args(__doc__)
     results = {"family": 6, "rate": args.rate, "seconds": args.seconds,
                "load_before": os.getloadavg(), "runs": []}
     with Lab(prefix=f"v6hfl{os.getpid()}", sysctls=IPV6_NO_DAD) as lab:
