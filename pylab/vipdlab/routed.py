@@ -67,6 +67,14 @@ CLIENT = ("198.18.7.50", "198.18.7.1")
 VIP_NET = "198.19.0.0/24"
 BFD_MS, BFD_MULT = 50, 3
 KEEPALIVE, HOLD = 1, 3
+# bgpd's filters on the nodes and the router: VIPS admits host routes in VIP_NET, NONE denies all.
+VIP_FILTERS = f"""ip prefix-list VIPS seq 5 permit {VIP_NET} ge 32
+route-map VIPS permit 10
+ match ip address prefix-list VIPS
+exit
+route-map NONE deny 10
+exit
+"""
 
 
 def frr_available() -> str | None:
@@ -197,14 +205,7 @@ class FrrEngine(RouteEngine):
         zebra = host + f"log file {self.dir}/zebra.log\nip import-table {self.table}\n"
         if self.work_queue is not None:
             zebra += f"zebra work-queue {self.work_queue}\n"
-        bgpd = host + f"""log file {self.dir}/bgpd.log
-ip prefix-list VIPS seq 5 permit {VIP_NET} ge 32
-route-map VIPS permit 10
- match ip address prefix-list VIPS
-exit
-route-map NONE deny 10
-exit
-router bgp {self.asn}
+        bgpd = host + f"log file {self.dir}/bgpd.log\n" + VIP_FILTERS + f"""router bgp {self.asn}
  bgp router-id {self.addr}
  timers bgp {KEEPALIVE} {HOLD}
  neighbor {self.router_addr} remote-as {ROUTER_AS}
@@ -266,14 +267,7 @@ class FrrRouter:
             if self.bfd.get(name):
                 neigh += f" neighbor {addr} bfd profile fast\n"
             af += f"  neighbor {addr} route-map VIPS in\n  neighbor {addr} route-map NONE out\n"
-        bgpd = host + f"""log file {d}/bgpd.log
-ip prefix-list VIPS seq 5 permit {VIP_NET} ge 32
-route-map VIPS permit 10
- match ip address prefix-list VIPS
-exit
-route-map NONE deny 10
-exit
-router bgp {ROUTER_AS}
+        bgpd = host + f"log file {d}/bgpd.log\n" + VIP_FILTERS + f"""router bgp {ROUTER_AS}
  bgp router-id {CLIENT[1]}
  bgp always-compare-med
  bgp bestpath as-path multipath-relax
