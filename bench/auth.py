@@ -224,12 +224,7 @@ def main() -> int:
     rows = idle(args, ka_bin) if not args.no_idle else None
     fo = failover(args, intervals, cases) if not args.no_failover else None
 
-    C.OUT_LINES.clear()
-    out("# auth_hmac cost — bench/auth.py")
-    out("")
-    out("command: sudo PYTHONPATH=pylab python3 bench/auth.py " + " ".join(sys.argv[1:]))
-    for line in cond:
-        out(line)
+    C.start_report("auth_hmac cost — bench/auth.py", "bench/auth.py", cond)
     if rows:
         report_idle(rows, args)
     if fo:

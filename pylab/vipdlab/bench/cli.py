@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -157,12 +156,8 @@ def main() -> int:
         sv = scale_vips(args, 3)
         si = scale_instances(args, 30 if not args.quick else 15)
 
-    C.OUT_LINES.clear()
-    out("# vipd vs keepalived — failover benchmark (bench/failover.py)")
-    out("")
-    out("command: sudo PYTHONPATH=pylab python3 bench/failover.py " + " ".join(sys.argv[1:]))
-    for line in cond:
-        out(line)
+    C.start_report("vipd vs keepalived — failover benchmark (bench/failover.py)",
+                   "bench/failover.py", cond)
     out("cases: " + "; ".join(f"{k} {v}" for k, v in CASES.items() if k in cases))
     if res:
         report_matrix(res, intervals, cases)

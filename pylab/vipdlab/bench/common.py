@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -73,6 +74,16 @@ def _sample_load() -> None:
 def out(line: str = "") -> None:
     print(line, flush=True)
     OUT_LINES.append(line)
+
+
+def start_report(title: str, script: str, conditions: list[str]) -> None:
+    """Starts the report file's text: its title, the command that made it, the conditions."""
+    OUT_LINES.clear()
+    out(f"# {title}")
+    out("")
+    out(f"command: sudo PYTHONPATH=pylab python3 {script} " + " ".join(sys.argv[1:]))
+    for line in conditions:
+        out(line)
 
 
 def write_report(path: str | Path, t_start: float) -> None:
