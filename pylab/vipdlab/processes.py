@@ -235,3 +235,11 @@ class Capture(Proc):
             argv += ["-Y", display_filter]
         r = subprocess.run(argv + list(extra), capture_output=True, text=True, timeout=60)
         return r.stdout
+
+    def fields(self, display_filter: str, names: list[str]) -> list[dict]:
+        """tshark's ``-T fields`` for ``names``: one dict (field → text) per matching packet."""
+        extra = ["-T", "fields", "-E", "separator=|"]
+        for n in names:
+            extra += ["-e", n]
+        out = self.decode(display_filter, *extra)
+        return [dict(zip(names, line.split("|"))) for line in out.splitlines() if line.strip()]

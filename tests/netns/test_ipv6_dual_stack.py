@@ -18,7 +18,6 @@ from vipdlab.vipd import API, Figures, metric, metrics, run_test, step, wait_sta
 
 FIG = Figures("test_ipv6_dual_stack")
 VIP6 = "2001:db8::100"
-ADDR6 = {"a": "2001:db8::11/64", "b": "2001:db8::12/64", "c": "2001:db8::50/64"}
 URLS = (f"http://{VIP}/", f"http://[{VIP6}]/")
 
 
@@ -44,9 +43,8 @@ def holders(lab) -> tuple:
 
 
 def body(lab):
-    a, b, c = lab.a, lab.b, lab.c
-    for n in (a, b, c):
-        lab.add_ipv6(n, ADDR6[n.name])
+    a, b = lab.a, lab.b
+    lab.add_ipv6_all()  # A, B, C: 2001:db8::11, ::12, ::50 /64
     lab.start_nginx(a)
     lab.start_nginx(b)
 

@@ -20,7 +20,6 @@ from vipdlab.vipd import API, Figures, metric, metrics, run_test, step, wait_sta
 
 FIG = Figures("test_ipv6_failover")
 VIP6 = "2001:db8::100"
-ADDR6 = {"a": "2001:db8::11/64", "b": "2001:db8::12/64", "c": "2001:db8::50/64"}
 URL = f"http://[{VIP6}]/"
 
 
@@ -40,18 +39,9 @@ def mac_of(node) -> str:
     return node.run("cat", f"/sys/class/net/{node.iface}/address").stdout.strip()
 
 
-def fields(cap, display_filter: str, names: list[str]) -> list[dict]:
-    extra = ["-T", "fields", "-E", "separator=|"]
-    for n in names:
-        extra += ["-e", n]
-    out = cap.decode(display_filter, *extra)
-    return [dict(zip(names, line.split("|"))) for line in out.splitlines() if line.strip()]
-
-
 def body(lab):
-    a, b, c = lab.a, lab.b, lab.c
-    for n in (a, b, c):
-        lab.add_ipv6(n, ADDR6[n.name])
+    a, b = lab.a, lab.b
+    lab.add_ipv6_all()  # A, B, C: 2001:db8::11, ::12, ::50 /64
     ll = {n.name: lab.link_local(n) for n in (a, b)}
     lab.start_nginx(a)
     lab.start_nginx(b)
@@ -102,7 +92,7 @@ def body(lab):
     cap.stop()
 
     step("4. the wire (tshark; checksum status 1 = Good)")
-    rows = fields(cap, "ipv6.nxt == 112", ["ipv6.src", "ipv6.dst", "ipv6.hlim", "vrrp.version",
+    rows = cap.fields("ipv6.nxt == 112", ["ipv6.src", "ipv6.dst", "ipv6.hlim", "vrrp.version",
                                            "vrrp.type", "vrrp.virt_rtr_id", "vrrp.checksum.status",
                                            "vrrp.ipv6_addr"])
     assert len(rows) >= 10, f"only {len(rows)} IPv6 VRRP frames captured"
@@ -113,7 +103,7 @@ def body(lab):
         assert not bad, f"advert {r}: (have, want) {bad}"
         assert r["ipv6.src"] in ll.values(), f"advert from {r['ipv6.src']}, not a link-local {ll}"
     FIG.text("adverts_good_checksum", str(len(rows)))
-    nas = fields(cap, f"icmpv6.type == 136 && icmpv6.nd.na.target_address == {VIP6}",
+    nas = cap.fields(f"icmpv6.type == 136 && icmpv6.nd.na.target_address == {VIP6}",
                  ["ipv6.src", "ipv6.dst", "ipv6.hlim", "icmpv6.nd.na.flag.r", "icmpv6.nd.na.flag.s",
                   "icmpv6.nd.na.flag.o", "icmpv6.opt.linkaddr", "icmpv6.checksum.status"])
     unsolicited = [r for r in nas if r["ipv6.dst"] == "ff02::1"]

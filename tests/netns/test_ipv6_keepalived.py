@@ -18,7 +18,6 @@ from vipdlab.vipd import API, Figures, hold, metric, metrics, run_test, step, wa
 
 FIG = Figures("test_ipv6_keepalived")
 VIP6 = "2001:db8::100"
-ADDR6 = {"a": "2001:db8::11/64", "b": "2001:db8::12/64", "c": "2001:db8::50/64"}
 
 
 def vipd_conf(node, priority: int) -> str:
@@ -40,9 +39,8 @@ def no_drops(node) -> None:
 
 
 def body(lab):
-    a, b, c = lab.a, lab.b, lab.c
-    for n in (a, b, c):
-        lab.add_ipv6(n, ADDR6[n.name])
+    a, b = lab.a, lab.b
+    lab.add_ipv6_all()  # A, B, C: 2001:db8::11, ::12, ::50 /64
 
     step("(1) vipd A (150) MASTER, keepalived B (100) backup")
     va = lab.start_vipd(a, vipd_conf(a, 150))

@@ -119,14 +119,6 @@ def ka_master_vipd_backup(lab, auth: bool, what: str) -> None:
     wait_for(lambda: holders(lab) == [], 3, "no VIP anywhere between the cases")
 
 
-def fields(cap, display_filter: str, names: list[str]) -> list[dict]:
-    extra = ["-T", "fields", "-E", "separator=|"]
-    for n in names:
-        extra += ["-e", n]
-    out = cap.decode(display_filter, *extra)
-    return [dict(zip(names, line.split("|"))) for line in out.splitlines() if line.strip()]
-
-
 def body(lab):
     lab.keepalived_bin = keepalived_243()
     lab.add_ipv6_all()
@@ -141,7 +133,7 @@ def body(lab):
     cap.stop()
 
     step("the wire: every vipd advert (from the node running vipd) has a Good checksum")
-    rows = fields(cap, "vrrp", ["ipv6.src", "ipv6.dst", "ipv6.hlim", "vrrp.version",
+    rows = cap.fields("vrrp", ["ipv6.src", "ipv6.dst", "ipv6.hlim", "vrrp.version",
                                 "vrrp.checksum.status", "ipv6.plen"])
     assert len(rows) >= 20, f"only {len(rows)} IPv6 VRRP frames captured"
     signed = 0

@@ -26,7 +26,6 @@ from vipdlab.vipd import API, Figures, inst, run_test, step, wait_state
 
 FIG = Figures("test_ipv6_link_events")
 VIP6 = "2001:db8::100"
-ADDR6 = {"a": "2001:db8::11/64", "b": "2001:db8::12/64", "c": "2001:db8::50/64"}
 URL = f"http://[{VIP6}]/"
 NEW_LL = "fe80::a:1"
 
@@ -49,9 +48,8 @@ def link_locals(node) -> list[str]:
 
 
 def body(lab):
-    a, b, c = lab.a, lab.b, lab.c
-    for n in (a, b, c):
-        lab.add_ipv6(n, ADDR6[n.name])
+    a, b = lab.a, lab.b
+    lab.add_ipv6_all()  # A, B, C: 2001:db8::11, ::12, ::50 /64
     lab.start_nginx(a)
     lab.start_nginx(b)
     va = lab.start_vipd(a, config(a, 150))

@@ -31,7 +31,6 @@ from vipdlab.vipd import API, Figures, run_test, status, step
 FIG = Figures("test_ipv6_sync_group")
 VIP4, VIP6 = "198.18.0.100", "2001:db8::100"
 SPLIT_BOUND_MS = 50.0
-ADDR6 = {"a": "2001:db8::11/64", "b": "2001:db8::12/64", "c": "2001:db8::50/64"}
 
 
 def config(node, priority, nginx) -> str:
@@ -121,9 +120,8 @@ def group(node):
 
 
 def body(lab):
-    a, b, c = lab.a, lab.b, lab.c
-    for n in (a, b, c):
-        lab.add_ipv6(n, ADDR6[n.name])
+    a, b = lab.a, lab.b
+    lab.add_ipv6_all()  # A, B, C: 2001:db8::11, ::12, ::50 /64
     ngx_a, ngx_b = lab.start_nginx(a), lab.start_nginx(b)
     where = lambda: f"VIP4 on {lab.vip_holders(VIP4)}, VIP6 on {lab.vip_holders(VIP6)}"  # noqa
     step("1. A holds both VIPs, C is served by A on both families")
