@@ -16,6 +16,7 @@ import time
 
 from vipdlab import require_root_or_skip, wait_for
 from vipdlab.netns import IPV6_NO_DAD
+from vipdlab.processes import vipd_bin
 from vipdlab.vipd import API, Figures, metric, metrics, run_test, step, wait_state
 
 FIG = Figures("test_ipv6_failover")
@@ -119,6 +120,24 @@ def body(lab):
     na_b = metric(metrics(b), "vipd_garp_sent_total", instance="web6", family="ipv6") or 0
     assert na_b > 0, "B counted no neighbour advertisement under family ipv6"
     FIG.text("unsolicited_na", str(len(unsolicited)))
+
+    step("5. a crashed master's IPv6 VIP: `vipd cleanup` removes it; a restart removes a leftover")
+    assert vb.stop(timeout=5) == 0, f"vipd on B exited with rc {vb.returncode}"
+    va.kill()  # SIGKILL while MASTER: the VIP stays on A
+    assert lab.vip_holders(VIP6) == [a.label], lab.vip_holders(VIP6)
+    r = a.run(vipd_bin(), "cleanup", "-c", str(va.config), check=False, timeout=30)
+    assert r.returncode == 0, f"vipd cleanup rc {r.returncode}: {r.stdout} {r.stderr}"
+    assert lab.vip_holders(VIP6) == [], f"after vipd cleanup: {lab.vip_holders(VIP6)}"
+    va = lab.start_vipd(a, config(a, 150))
+    wait_state(a, "MASTER", 5, va)
+    va.kill()  # the VIP left behind again; this time the restarted vipd finds it
+    assert lab.vip_holders(VIP6) == [a.label], lab.vip_holders(VIP6)
+    va = lab.start_vipd(a, config(a, 150))
+    wait_for(lambda: f"removed leftover VIP {VIP6}" in va.log_text(), 5,
+             lambda: f"vipd on A to remove the leftover {VIP6}: {va.log_text()[-800:]}")
+    wait_state(a, "MASTER", 5, va)
+    wait_for(lambda: lab.vip_holders(VIP6) == [a.label], 3,
+             lambda: f"the VIP on A only (have {lab.vip_holders(VIP6)})")
 
 
 if __name__ == "__main__":
